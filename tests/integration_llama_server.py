@@ -16,8 +16,8 @@ import os
 import numpy as np
 import pytest
 
+from lmuq.backends import RetryPolicy
 from lmuq.backends.openai_compat import OpenAICompatibleBackend
-from lmuq.generation.limits import RetryPolicy
 from lmuq.types import SamplingParams
 from lmuq.uq.scoring import score_sample_sets
 

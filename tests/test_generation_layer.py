@@ -13,9 +13,13 @@ from email.utils import format_datetime
 
 import pytest
 
-from lmuq.generation.limits import (
+from lmuq.backends import (
+    CANCELLED,
+    BatchUnsupportedError,
     CallFailedError,
     CallStats,
+    GenerationInterrupted,
+    GenerationRunner,
     MalformedResponseError,
     RateLimiter,
     RetryPolicy,
@@ -23,15 +27,9 @@ from lmuq.generation.limits import (
     call_with_retries,
     classify_exception,
     parse_retry_after,
-)
-from lmuq.generation.runner import (
-    CANCELLED,
-    BatchUnsupportedError,
-    CallJob,
-    GenerationInterrupted,
-    GenerationRunner,
     run_sync,
 )
+from lmuq.backends.runner import CallJob
 from lmuq.types import Generation, SamplingParams
 
 PARAMS = SamplingParams(temperature=1.0, max_new_tokens=8)
@@ -430,21 +428,19 @@ async def test_cancellation_keeps_finished_cells_and_marks_the_rest():
         await asyncio.sleep(0.01 if job.prompt_index < 2 else 10)
         return [Generation(text=f"{job.prompt}#{job.first_sample}")]
 
-    task = asyncio.create_task(
-        runner.run(
-            [f"p{i}" for i in range(6)],
-            PARAMS,
-            1,
-            call,
-            on_result=lambda i, j, g: finished.__setitem__((i, j), g.text),
-        )
+    run = runner.start(
+        [f"p{i}" for i in range(6)],
+        PARAMS,
+        1,
+        call,
+        on_result=lambda i, j, g: finished.__setitem__((i, j), g.text),
     )
+    task = asyncio.create_task(run.execute())
     while len(finished) < 2:
         await asyncio.sleep(0.005)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    run = runner.last_run
     assert run.cancelled
     grid = run.results()
     assert [row[0].text for row in grid[:2]] == ["p0#0", "p1#0"]
@@ -471,11 +467,9 @@ def test_ctrl_c_in_a_sync_run_raises_with_the_finished_results():
 
     prompts = [f"p{i}" for i in range(6)]
     start = time.monotonic()
+    run = runner.start(prompts, PARAMS, 1, call, on_result=on_result)
     with pytest.raises(GenerationInterrupted) as info:
-        run_sync(
-            lambda: runner.run(prompts, PARAMS, 1, call, on_result=on_result),
-            partial=lambda: (runner.last_run.results(), runner.last_run.stats),
-        )
+        run_sync(run.execute, partial=lambda: (run.results(), run.stats))
     assert time.monotonic() - start < 5  # the sleeping calls were cancelled
     results = info.value.results
     assert [r[0].text for r in results[:3]] == ["p0", "p1", "p2"]

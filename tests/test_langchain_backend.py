@@ -13,8 +13,8 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
+from lmuq.backends import RetryPolicy
 from lmuq.backends.langchain import LangChainBackend, is_langchain_chat_model
-from lmuq.generation.limits import RetryPolicy
 from lmuq.types import SamplingParams
 
 FAST = RetryPolicy(max_retries=3, base_delay=0.001, max_delay=0.01, seed=0)

@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 from lmuq import BlackBoxUQ
+from lmuq.backends import CANCELLED, ResultGrid, RetryPolicy
 from lmuq.backends.openai_compat import OpenAICompatibleBackend
 from lmuq.generation import generate_sample_sets
-from lmuq.generation.limits import RetryPolicy
-from lmuq.generation.runner import CANCELLED
 from lmuq.types import SamplingParams
 from lmuq.uq.scoring import score_sample_sets
 from openai_server import FakeOpenAIServer
@@ -258,15 +257,19 @@ async def test_cancelling_agenerate_keeps_finished_rows(srv):
     b = _backend(srv, timeout=10.0)
     done = []
     prompts = ["fast a", "slow b", "fast c", "slow d"]
-    task = asyncio.create_task(
-        b.agenerate(prompts, PARAMS, on_result=lambda i, j, g: done.append(i))
-    )
+    cells = ResultGrid(len(prompts), 1, PARAMS)
+
+    def on_result(i, j, g):
+        cells.record(i, j, g)
+        done.append(i)
+
+    task = asyncio.create_task(b.agenerate(prompts, PARAMS, on_result=on_result))
     while len(done) < 2:
         await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    grid = b.last_run.results()
+    grid = cells.results()
     assert grid[0][0].text.startswith("fast a |") and grid[2][0].text.startswith("fast c |")
     assert grid[1][0].error == CANCELLED and grid[3][0].error == CANCELLED
 

@@ -1,4 +1,15 @@
-"""The one small protocol every generation backend implements."""
+"""The small protocols every generation backend implements, sync and async.
+
+A backend is a *transport*: it turns ``(prompts, sampling parameters, n)`` into ``n``
+:class:`~lmuq.types.Generation` objects per prompt. Everything above it (drawing answers
+and samples, stores, scoring) talks to backends only through these two protocols.
+
+Contract of both: the result has one list per prompt, in prompt order, each with exactly
+``n`` generations; a call that fails is a ``Generation`` with ``error`` set on its own row,
+never a dropped or shifted row. ``progress(k)`` reports ``k`` more prompts finished;
+``on_result(prompt_index, sample_index, generation)`` fires as each generation arrives (a
+backend that cannot report them one by one reports them when its call returns).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +18,26 @@ from typing import Protocol, runtime_checkable
 
 from lmuq.types import Generation, SamplingParams
 
-__all__ = ["GenerationBackend", "check_generate_args"]
+__all__ = [
+    "AsyncGenerationBackend",
+    "GenerationBackend",
+    "OnResult",
+    "Progress",
+    "check_generate_args",
+]
+
+#: ``progress(k)``: k more prompts have all their generations.
+Progress = Callable[[int], object]
+#: ``on_result(prompt_index, sample_index, generation)``: one generation has arrived.
+OnResult = Callable[[int, int, Generation], object]
 
 
 def check_generate_args(prompts: Sequence[str], n: int) -> None:
     """Validate a ``generate`` call's prompts and sample count, naming what to fix."""
     if isinstance(prompts, str):
         raise TypeError("prompts must be a list of strings, not a single string")
+    if not isinstance(prompts, Sequence):
+        raise TypeError(f"prompts must be a list of strings, got {type(prompts).__name__}")
     if len(prompts) == 0:
         raise ValueError("prompts is empty: pass at least one prompt")
     for i, p in enumerate(prompts):
@@ -27,12 +51,7 @@ def check_generate_args(prompts: Sequence[str], n: int) -> None:
 
 @runtime_checkable
 class GenerationBackend(Protocol):
-    """Draws ``n`` generations per prompt.
-
-    Contract: the result has one list per prompt, in prompt order, each with exactly ``n``
-    :class:`Generation` objects; a call that fails is a ``Generation`` with ``error`` set
-    on its own row, never a dropped or shifted row.
-    """
+    """Draws ``n`` generations per prompt, synchronously (see the module contract)."""
 
     @property
     def name(self) -> str: ...
@@ -43,5 +62,28 @@ class GenerationBackend(Protocol):
         params: SamplingParams,
         n: int = 1,
         *,
-        progress: Callable[[int], object] | None = None,
+        progress: Progress | None = None,
+        on_result: OnResult | None = None,
+    ) -> list[list[Generation]]: ...
+
+
+@runtime_checkable
+class AsyncGenerationBackend(Protocol):
+    """Draws ``n`` generations per prompt without blocking the event loop.
+
+    Cancelling the awaiting task cancels the calls in flight; the generations already
+    reported through ``on_result`` are final.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    async def agenerate(
+        self,
+        prompts: Sequence[str],
+        params: SamplingParams,
+        n: int = 1,
+        *,
+        progress: Progress | None = None,
+        on_result: OnResult | None = None,
     ) -> list[list[Generation]]: ...

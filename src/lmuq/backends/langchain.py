@@ -3,10 +3,10 @@
 The user's model object is never mutated (UQLM sets ``temperature`` and ``logprobs`` on it
 and leaves them changed): per-call settings go to a copy (``model_copy(update=...)``) when
 the model has those fields, else through ``bind``. Calls run on the shared
-:class:`~lmuq.generation.runner.GenerationRunner`: bounded concurrency, a non-blocking
+:class:`~lmuq.backends.runner.GenerationRunner`: bounded concurrency, a non-blocking
 ``max_calls_per_min`` token bucket, a per-call timeout, and retries with backoff on provider
 exceptions that look transient (rate limits, timeouts, connection errors, 5xx statuses:
-see :func:`~lmuq.generation.limits.classify_exception`); any other exception is not
+see :func:`~lmuq.backends.classify.classify_exception`); any other exception is not
 retried. A call that still fails becomes a :class:`Generation` with ``error`` set on its own
 row. Log-probs are read from ``response_metadata["logprobs"]`` when the provider returns
 them (OpenAI's chat or completions format).
@@ -18,14 +18,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lmuq.backends.base import check_generate_args
-from lmuq.backends.openai_compat import (
+from lmuq.backends.call_stats import CallStats
+from lmuq.backends.openai_format import (
     map_finish_reason,
     parse_chat_logprobs,
     parse_completion_logprobs,
 )
+from lmuq.backends.retry import RetryPolicy
+from lmuq.backends.runner import CallJob, GenerationRunner
+from lmuq.backends.sync import SyncFromAsync
 from lmuq.extras import require
-from lmuq.generation.limits import CallStats, RetryPolicy
-from lmuq.generation.runner import CallJob, GenerationRun, GenerationRunner, SyncFromAsync
 from lmuq.types import Generation, SamplingParams
 
 __all__ = ["LangChainBackend", "is_langchain_chat_model"]
@@ -103,11 +105,6 @@ class LangChainBackend(SyncFromAsync):
     def stats(self) -> CallStats:
         """Counters over every call this backend has made (attempts, retries, failures)."""
         return self.runner.stats
-
-    @property
-    def last_run(self) -> GenerationRun | None:
-        """The latest run: its grid is readable after a cancellation too."""
-        return self.runner.last_run
 
     def _configured(self, params: SamplingParams) -> Any:
         """The model with this call's settings, as a copy or a binding (never in place)."""

@@ -15,7 +15,7 @@ transformers backend). They need ``logits_all=True``, which keeps
 
 One model is not safe to call from two threads at once: calls run one at a time. A call that
 raises becomes a :class:`~lmuq.types.Generation` with ``error`` set on its own row; Ctrl-C
-raises :class:`~lmuq.generation.runner.GenerationInterrupted` with the finished cells.
+raises :class:`~lmuq.backends.runner.GenerationInterrupted` with the finished cells.
 
 Install with ``pip install 'lmuq[llama-cpp]'`` (builds llama.cpp from source where no wheel
 fits: several minutes).
@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from lmuq.backends.base import check_generate_args
-from lmuq.backends.openai_compat import parse_chat_choice, parse_completion_choice
+from lmuq.backends.call_stats import CallStats
+from lmuq.backends.openai_format import parse_chat_choice, parse_completion_choice
+from lmuq.backends.runner import GenerationInterrupted, ResultGrid, error_generation
 from lmuq.extras import require
-from lmuq.generation.limits import CallStats
-from lmuq.generation.runner import CANCELLED, GenerationInterrupted, error_generation
 from lmuq.types import Generation, SamplingParams
 
 __all__ = ["LlamaCppBackend"]
@@ -83,8 +83,6 @@ class LlamaCppBackend:
         self.system_prompt = system_prompt
         self.stats = CallStats()
         self._lock = threading.Lock()
-        self._grid: list[list[Generation | None]] = []
-        self._params: SamplingParams | None = None
         if llama is not None:
             self.llm = llama
             self.model_path = getattr(llama, "model_path", None)
@@ -159,38 +157,30 @@ class LlamaCppBackend:
         prompts: list[str],
         params: SamplingParams,
         n: int,
+        grid: ResultGrid,
         progress: Callable[[int], object] | None,
         on_result: Callable[[int, int, Generation], object] | None,
         stop: threading.Event | None = None,
     ) -> list[list[Generation]]:
         with self._lock:
-            self._params = params
-            self._grid = [[None] * n for _ in prompts]
             for i, prompt in enumerate(prompts):
                 for j in range(n):
                     if stop is not None and stop.is_set():
-                        return self.results()
+                        return grid.results()
                     try:
                         gen = self._one(prompt, params, j)
                     except Exception as exc:
-                        self.stats._count_error(type(exc).__name__)
-                        self.stats._count_failed(type(exc).__name__)
+                        self.stats.count_error(type(exc).__name__)
+                        self.stats.count_failed(type(exc).__name__)
                         gen = error_generation(params, f"{type(exc).__name__}: {exc}")
                     else:
                         self.stats.succeeded += 1
-                    self._grid[i][j] = gen
+                    grid.record(i, j, gen)
                     if on_result is not None:
                         on_result(i, j, gen)
                 if progress is not None:
                     progress(1)
-            return self.results()
-
-    def results(self) -> list[list[Generation]]:
-        """The latest run's grid, unfinished cells as ``error="cancelled"``."""
-        return [
-            [g if g is not None else error_generation(self._params, CANCELLED) for g in row]
-            for row in self._grid
-        ]
+            return grid.results()
 
     def generate(
         self,
@@ -204,12 +194,12 @@ class LlamaCppBackend:
         """``n`` generations per prompt, in prompt order; a failed call is recorded on its
         own row. Ctrl-C raises :class:`GenerationInterrupted` with the finished cells."""
         check_generate_args(prompts, n)
+        grid = ResultGrid(len(prompts), n, params)
         try:
-            return self._run(list(prompts), params, n, progress, on_result)
+            return self._run(list(prompts), params, n, grid, progress, on_result)
         except KeyboardInterrupt as exc:
-            results = self.results()
-            self.stats.cancelled += sum(1 for row in results for g in row if g.error == CANCELLED)
-            raise GenerationInterrupted(results, self.stats) from exc
+            self.stats.cancelled += grid.unfinished
+            raise GenerationInterrupted(grid.results(), self.stats) from exc
 
     async def agenerate(
         self,
@@ -221,12 +211,13 @@ class LlamaCppBackend:
         on_result: Callable[[int, int, Generation], object] | None = None,
     ) -> list[list[Generation]]:
         """:meth:`generate` in a worker thread. On cancellation the thread stops after the
-        call in progress, and :meth:`results` holds the finished cells."""
+        call in progress; the cells reported through ``on_result`` are final."""
         check_generate_args(prompts, n)
         stop = threading.Event()
+        grid = ResultGrid(len(prompts), n, params)
         try:
             return await asyncio.to_thread(
-                self._run, list(prompts), params, n, progress, on_result, stop
+                self._run, list(prompts), params, n, grid, progress, on_result, stop
             )
         except asyncio.CancelledError:
             stop.set()

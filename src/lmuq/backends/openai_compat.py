@@ -2,9 +2,9 @@
 Ollama, TGI, and anything else that speaks ``/v1/chat/completions`` or ``/v1/completions``.
 
 Built on the maintained ``openai`` client (``AsyncOpenAI``) with its own retries switched
-off (``max_retries=0``), so lmuq's :class:`~lmuq.generation.limits.RetryPolicy` is the one
+off (``max_retries=0``), so lmuq's :class:`~lmuq.backends.retry.RetryPolicy` is the one
 in force and every retry is counted. Calls go through the shared
-:class:`~lmuq.generation.runner.GenerationRunner`: bounded concurrency, a non-blocking
+:class:`~lmuq.backends.runner.GenerationRunner`: bounded concurrency, a non-blocking
 ``max_calls_per_min``, a per-call timeout, retries on 429 / 5xx / timeouts / connection
 errors / malformed responses (honouring ``Retry-After``), and a failed call recorded on its
 own row.
@@ -21,8 +21,7 @@ samples in one call. When the server rejects such a call (400/422) or returns fe
 choices, the missing samples are drawn one call each; with ``use_n="auto"`` later calls stop
 sending ``n`` once the server ignored it or its refusal named ``n`` (or "choice").
 
-The parsers at the bottom read the OpenAI response format from objects or plain dicts; the
-LangChain and llama.cpp backends use them too.
+The response format is read by :mod:`lmuq.backends.openai_format`.
 """
 
 from __future__ import annotations
@@ -35,59 +34,23 @@ import ssl
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-import numpy as np
-
 from lmuq.backends.base import check_generate_args
+from lmuq.backends.call_stats import CallStats
+from lmuq.backends.errors import BatchUnsupportedError, MalformedResponseError
+from lmuq.backends.openai_format import field_of, parse_chat_choice, parse_completion_choice
+from lmuq.backends.retry import RetryPolicy
+from lmuq.backends.runner import CallJob, GenerationRunner
+from lmuq.backends.sync import SyncFromAsync
 from lmuq.extras import require
-from lmuq.generation.limits import CallStats, MalformedResponseError, RetryPolicy
-from lmuq.generation.runner import (
-    BatchUnsupportedError,
-    CallJob,
-    GenerationRun,
-    GenerationRunner,
-    SyncFromAsync,
-)
+from lmuq.secrets import Secret, redact_text
 from lmuq.types import Generation, SamplingParams
 
-__all__ = [
-    "OpenAICompatibleBackend",
-    "map_finish_reason",
-    "parse_chat_choice",
-    "parse_chat_logprobs",
-    "parse_completion_choice",
-    "parse_completion_logprobs",
-]
+__all__ = ["OpenAICompatibleBackend"]
 
 Mode = Literal["chat", "completions"]
 
 # An error message that names the ``n`` parameter or the number of choices.
 _N_REFUSAL = re.compile(r"(?<![\w-])['\"`]?n['\"`]?(?![\w-])|choice", re.IGNORECASE)
-
-
-class _Secret:
-    """Holds a credential; its repr and str never show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str | None) -> None:
-        self._value = value
-
-    def reveal(self) -> str | None:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "'***'" if self._value else "None"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError("an API key is not pickled; pass api_key again where it is needed")
-
-    def __deepcopy__(self, memo: dict) -> _Secret:
-        return _Secret(self._value)
 
 
 class OpenAICompatibleBackend(SyncFromAsync):
@@ -168,7 +131,7 @@ class OpenAICompatibleBackend(SyncFromAsync):
         self.extra_body = dict(extra_body or {})
         self._client = client
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        self._api_key = _Secret(key or None)
+        self._api_key = Secret(key or None)
         self._n_supported = use_n is not False
         self.runner = GenerationRunner(
             max_concurrency=max_concurrency,
@@ -196,18 +159,12 @@ class OpenAICompatibleBackend(SyncFromAsync):
         return self.runner.stats
 
     @property
-    def last_run(self) -> GenerationRun | None:
-        """The latest run: its grid is readable after a cancellation too."""
-        return self.runner.last_run
-
-    @property
     def n_supported(self) -> bool:
         """Whether calls still send ``n`` (False once ``"auto"`` saw the server refuse it)."""
         return self._n_supported
 
     def _redact(self, text: str) -> str:
-        key = self._api_key.reveal()
-        return text.replace(key, "***") if key and len(key) >= 4 else text
+        return redact_text(text, [self._api_key])
 
     def _make_client(self) -> Any:
         """A fresh ``AsyncOpenAI`` for one run (an async client belongs to one event loop).
@@ -286,7 +243,7 @@ class OpenAICompatibleBackend(SyncFromAsync):
         except json.JSONDecodeError as exc:
             raise MalformedResponseError(f"response is not valid JSON: {exc}") from exc
         try:
-            choices = sorted(resp.choices, key=lambda c: _field(c, "index") or 0)
+            choices = sorted(resp.choices, key=lambda c: field_of(c, "index") or 0)
             parse = parse_chat_choice if self.mode == "chat" else parse_completion_choice
             k = self.top_logprobs if self.logprobs else 0
             gens = [parse(c, params, top_k=k) for c in choices]
@@ -314,8 +271,9 @@ class OpenAICompatibleBackend(SyncFromAsync):
         ``Generation`` with ``error`` set in its own cell.
 
         ``on_result(prompt_index, sample_index, generation)`` fires as each cell is filled;
-        ``progress(1)`` as each prompt's row completes. On cancellation the finished cells
-        stay readable in ``self.last_run.results()``.
+        ``progress(1)`` as each prompt's row completes. On cancellation the cells already
+        reported through ``on_result`` are final (collect them with a
+        :class:`~lmuq.backends.runner.ResultGrid`).
         """
         check_generate_args(prompts, n)
         per_call = min(n, self.max_n) if self._n_supported else 1
@@ -349,126 +307,3 @@ def _ssl_context() -> ssl.SSLContext:
         return ssl.create_default_context(cafile=certifi.where())
     except ImportError:
         return ssl.create_default_context()
-
-
-# ---------------------------------------------------------------------- response format
-
-_FINISH = {
-    "stop": "stop",
-    "eos": "stop",
-    "eos_token": "stop",
-    "stop_sequence": "stop",
-    "end_turn": "stop",
-    "length": "length",
-    "max_tokens": "length",
-    "model_length": "length",
-}
-
-
-def map_finish_reason(reason: Any) -> str | None:
-    """OpenAI-style ``finish_reason`` -> lmuq's (``"stop"`` / ``"length"``; others kept)."""
-    if reason is None:
-        return None
-    text = str(reason)
-    return _FINISH.get(text.lower(), text)
-
-
-def _field(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def _logprob(value: Any) -> float:
-    return float("nan") if value is None else float(value)
-
-
-def _top_matrix(rows: list[list[float]], top_k: int | None) -> np.ndarray | None:
-    """Rows of alternatives -> a (T, k) matrix, each row descending, k the shortest row."""
-    if not rows:
-        return None
-    k = min(len(r) for r in rows)
-    if top_k is not None:
-        k = min(k, top_k)
-    if k < 1:
-        return None
-    return np.array([sorted(r, reverse=True)[:k] for r in rows], dtype=np.float64)
-
-
-def parse_chat_logprobs(
-    logprobs: Any, top_k: int | None = None
-) -> tuple[np.ndarray | None, tuple[str, ...] | None, np.ndarray | None]:
-    """Chat-format log-probs (``{"content": [{"token", "logprob", "top_logprobs"}]}``) ->
-    ``(logprobs, tokens, top_logprobs)``; ``(None, None, None)`` when absent."""
-    content = _field(logprobs, "content")
-    if not content:
-        return None, None, None
-    values = np.array([_logprob(_field(t, "logprob")) for t in content], dtype=np.float64)
-    tokens = tuple(str(_field(t, "token") or "") for t in content)
-    tops = [
-        [_logprob(_field(a, "logprob")) for a in (_field(t, "top_logprobs") or [])] for t in content
-    ]
-    return values, tokens, _top_matrix(tops, top_k)
-
-
-def parse_completion_logprobs(
-    logprobs: Any, top_k: int | None = None
-) -> tuple[np.ndarray | None, tuple[str, ...] | None, np.ndarray | None]:
-    """Completions-format log-probs (``tokens``, ``token_logprobs``, ``top_logprobs`` as a
-    list of ``{token: logprob}``) -> ``(logprobs, tokens, top_logprobs)``."""
-    token_lps = _field(logprobs, "token_logprobs")
-    if not token_lps:
-        return None, None, None
-    values = np.array([_logprob(v) for v in token_lps], dtype=np.float64)
-    raw_tokens = _field(logprobs, "tokens")
-    tokens = (
-        tuple(str(t) for t in raw_tokens)
-        if raw_tokens is not None and len(raw_tokens) == len(values)
-        else None
-    )
-    raw_top = _field(logprobs, "top_logprobs")
-    top = None
-    if raw_top is not None and len(raw_top) == len(values):
-        rows = [[_logprob(v) for v in (d or {}).values()] for d in raw_top]
-        top = _top_matrix(rows, top_k)
-    return values, tokens, top
-
-
-def parse_chat_choice(
-    choice: Any, params: SamplingParams | None, top_k: int | None = None
-) -> Generation:
-    """One chat ``choice`` (object or dict) -> :class:`Generation`."""
-    message = _field(choice, "message")
-    if message is None:
-        raise KeyError("choice has no 'message'")
-    content = _field(message, "content")
-    text = content if isinstance(content, str) else ("" if content is None else str(content))
-    values, tokens, top = parse_chat_logprobs(_field(choice, "logprobs"), top_k)
-    return Generation(
-        text=text,
-        logprobs=values,
-        tokens=tokens,
-        top_logprobs=top,
-        finish_reason=map_finish_reason(_field(choice, "finish_reason")),
-        params=params,
-    )
-
-
-def parse_completion_choice(
-    choice: Any, params: SamplingParams | None, top_k: int | None = None
-) -> Generation:
-    """One completions ``choice`` (object or dict) -> :class:`Generation`."""
-    text = _field(choice, "text")
-    if text is None:
-        raise KeyError("choice has no 'text'")
-    values, tokens, top = parse_completion_logprobs(_field(choice, "logprobs"), top_k)
-    return Generation(
-        text=str(text),
-        logprobs=values,
-        tokens=tokens,
-        top_logprobs=top,
-        finish_reason=map_finish_reason(_field(choice, "finish_reason")),
-        params=params,
-    )

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lmuq.backends.base import check_generate_args
+from lmuq.backends.base import OnResult, Progress, check_generate_args
 from lmuq.extras import require
 from lmuq.model_source import resolve_local_or_hub
 from lmuq.types import Generation, SamplingParams
@@ -165,14 +165,16 @@ class TransformersBackend:
         params: SamplingParams,
         n: int = 1,
         *,
-        progress: Any = None,
+        progress: Progress | None = None,
+        on_result: OnResult | None = None,
     ) -> list[list[Generation]]:
         """Draw ``n`` generations for each prompt.
 
         Returns one list per prompt, in prompt order, each with ``n`` generations. Prompts
         are batched ``batch_size`` at a time; each batch runs as one ``generate`` call with
-        ``num_return_sequences=n``. ``progress`` is an optional callable taking the number
-        of prompts finished (e.g. ``tqdm.update``).
+        ``num_return_sequences=n``. ``progress(k)`` reports the prompts finished (e.g.
+        ``tqdm.update``) and ``on_result(prompt_index, sample_index, generation)`` each
+        generation, as each batch completes.
         """
         torch = _torch()
         check_generate_args(prompts, n)
@@ -183,7 +185,12 @@ class TransformersBackend:
             with torch.random.fork_rng(devices=self._rng_devices()):
                 if seed is not None:
                     torch.manual_seed(seed)
-                results.extend(self._generate_batch(batch, params, n))
+                rows = self._generate_batch(batch, params, n)
+            results.extend(rows)
+            if on_result is not None:
+                for i, row in enumerate(rows, start=start):
+                    for j, gen in enumerate(row):
+                        on_result(i, j, gen)
             if progress is not None:
                 progress(len(batch))
         return results

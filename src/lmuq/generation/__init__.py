@@ -1,7 +1,8 @@
 """Generation: drawing answers and samples from a backend."""
 
-from lmuq.generation.limits import RateLimiter, RetryPolicy
-from lmuq.generation.runner import GenerationRunner
+from lmuq.backends.rate_limit import RateLimiter
+from lmuq.backends.retry import RetryPolicy
+from lmuq.backends.runner import GenerationRunner
 from lmuq.generation.sample_sets import (
     DEFAULT_ANSWER_PARAMS,
     DEFAULT_SAMPLE_PARAMS,

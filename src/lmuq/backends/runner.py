@@ -5,8 +5,8 @@ allocated up front, ``grid[prompt][sample]``, and every call writes only the cel
 given, so a row can never be dropped or shifted, whatever finishes first or fails:
 
 * calls run under a concurrency gate (a semaphore: at most ``max_concurrency`` in flight),
-  a shared :class:`~lmuq.generation.limits.RateLimiter`, a per-call timeout and a
-  :class:`~lmuq.generation.limits.RetryPolicy`;
+  a shared :class:`~lmuq.backends.rate_limit.RateLimiter`, a per-call timeout and a
+  :class:`~lmuq.backends.retry.RetryPolicy`;
 * a call that still fails after its retries becomes ``Generation(error=..., finish_reason=
   "error")`` in its own cells, and the batch goes on;
 * a call may cover several samples of one prompt (the ``n`` parameter of OpenAI-style
@@ -14,61 +14,44 @@ given, so a row can never be dropped or shifted, whatever finishes first or fail
   missing samples are drawn again one call each;
 * ``on_result(prompt_index, sample_index, generation)`` fires as each cell is filled (to
   persist as you go) and ``progress(1)`` as each prompt's row completes;
-* on cancellation (``task.cancel()``, or Ctrl-C in :meth:`GenerationRunner.run_sync`) the
-  finished cells stay as they are and the unfinished ones read ``error="cancelled"``:
-  :meth:`GenerationRun.results` has them, and the sync entry point raises
+* on cancellation (``task.cancel()``, or Ctrl-C in a sync entry point) the finished cells
+  stay as they are and the unfinished ones read ``error="cancelled"``:
+  :meth:`GenerationRun.results` has them (a :class:`ResultGrid` fed by ``on_result`` keeps
+  them for a caller that only sees the backend), and the sync entry points raise
   :class:`GenerationInterrupted` carrying them.
 
-In a notebook (where an event loop is already running) use the async API, ``await
-backend.agenerate(...)``. The sync entry points still work there, by running their own
-loop in a worker thread, but Ctrl-C cannot cancel that thread's calls.
+Each run is its own object: two runs on one runner (or one backend) at once never share a
+grid.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
-from lmuq.generation.limits import (
-    CallFailedError,
-    CallStats,
-    Failure,
-    NotAttempted,
-    RateLimiter,
-    RetryPolicy,
-    call_with_retries,
-    classify_exception,
-)
+from lmuq.backends.call_stats import CallStats
+from lmuq.backends.classify import Failure, classify_exception
+from lmuq.backends.errors import BatchUnsupportedError, CallFailedError, NotAttempted
+from lmuq.backends.rate_limit import RateLimiter
+from lmuq.backends.retry import RetryPolicy, call_with_retries
 from lmuq.types import Generation, SamplingParams
 
 __all__ = [
     "CANCELLED",
-    "BatchUnsupportedError",
     "CallJob",
     "GenerationInterrupted",
     "GenerationRun",
     "GenerationRunner",
+    "ResultGrid",
     "error_generation",
-    "run_sync",
 ]
-
-T = TypeVar("T")
 
 #: The ``error`` of a cell whose call had not finished when the run was cancelled.
 CANCELLED = "cancelled"
-
-
-class BatchUnsupportedError(Exception):
-    """Raised by a call covering several samples when the server will not do that.
-
-    The runner then draws each of those samples with its own call (not a failure).
-    """
 
 
 class GenerationInterrupted(KeyboardInterrupt):
@@ -108,6 +91,47 @@ CallFn = Callable[[CallJob], Awaitable[Sequence[Generation]]]
 def error_generation(params: SamplingParams | None, error: str) -> Generation:
     """The placeholder for a failed or unfinished call: empty text, ``error`` set."""
     return Generation(text="", finish_reason="error", params=params, error=error)
+
+
+class ResultGrid:
+    """``rows x n`` cells filled as generations arrive; unfilled cells read "cancelled".
+
+    Pass :meth:`record` as a backend's ``on_result`` to keep what finished even when the
+    call is cancelled or interrupted::
+
+        grid = ResultGrid(len(prompts), n)
+        try:
+            await backend.agenerate(prompts, params, n, on_result=grid.record)
+        except asyncio.CancelledError:
+            partial = grid.results()
+
+    Thread-safe enough for the backends' callbacks: each cell is written once, by one
+    caller.
+    """
+
+    def __init__(self, rows: int, n: int, params: SamplingParams | None = None) -> None:
+        self.params = params
+        self.cells: list[list[Generation | None]] = [[None] * n for _ in range(rows)]
+
+    def record(self, i: int, j: int, generation: Generation) -> None:
+        """Fill cell ``(i, j)`` (the ``on_result`` signature)."""
+        self.cells[i][j] = generation
+
+    @property
+    def finished(self) -> int:
+        """Cells filled so far (successes and recorded failures)."""
+        return sum(1 for row in self.cells for g in row if g is not None)
+
+    @property
+    def unfinished(self) -> int:
+        return sum(1 for row in self.cells for g in row if g is None)
+
+    def results(self) -> list[list[Generation]]:
+        """The grid with every unfinished cell as ``error="cancelled"``."""
+        return [
+            [g if g is not None else error_generation(self.params, CANCELLED) for g in row]
+            for row in self.cells
+        ]
 
 
 class GenerationRun:
@@ -155,7 +179,7 @@ class GenerationRun:
         self.progress = progress
         self.on_result = on_result
         self.stats = CallStats()
-        self.grid: list[list[Generation | None]] = [[None] * n for _ in self.prompts]
+        self.grid = ResultGrid(len(self.prompts), n, params)
         self.cancelled = False
         self._left = [n] * len(self.prompts)
         self._jobs: deque[CallJob] = deque()
@@ -167,14 +191,11 @@ class GenerationRun:
     @property
     def finished(self) -> int:
         """Cells filled so far (successes and recorded failures)."""
-        return sum(1 for row in self.grid for g in row if g is not None)
+        return self.grid.finished
 
     def results(self) -> list[list[Generation]]:
         """The grid with every unfinished cell as ``error="cancelled"``."""
-        return [
-            [g if g is not None else error_generation(self.params, CANCELLED) for g in row]
-            for row in self.grid
-        ]
+        return self.grid.results()
 
     async def execute(self) -> list[list[Generation]]:
         """Run every call; return the full grid (failures recorded in their cells).
@@ -200,7 +221,7 @@ class GenerationRun:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
                 self.cancelled = True
-                self.stats.cancelled += sum(1 for row in self.grid for g in row if g is None)
+                self.stats.cancelled += self.grid.unfinished
             raise
         finally:
             runner.stats.merge(self.stats)
@@ -248,7 +269,7 @@ class GenerationRun:
             self._split(job, job.sample_indices, "batch_unsupported")
             return
         except BatchUnsupportedError:
-            self.stats._count_error("batch_unsupported")
+            self.stats.count_error("batch_unsupported")
             self._split(job, job.sample_indices, "batch_unsupported")
             return
         except CallFailedError as exc:
@@ -278,9 +299,9 @@ class GenerationRun:
         self._spawn()
 
     def _fill(self, i: int, j: int, gen: Generation) -> None:
-        if self.grid[i][j] is not None:
+        if self.grid.cells[i][j] is not None:
             return
-        self.grid[i][j] = gen
+        self.grid.record(i, j, gen)
         self._left[i] -= 1
         if self.on_result is not None:
             self.on_result(i, j, gen)
@@ -331,7 +352,6 @@ class GenerationRunner:
         self.classify = classify
         self.redact: Callable[[str], str] = redact or (lambda s: s)
         self.stats = CallStats()
-        self.last_run: GenerationRun | None = None
         self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
@@ -359,8 +379,8 @@ class GenerationRunner:
         progress: Callable[[int], object] | None = None,
         on_result: Callable[[int, int, Generation], object] | None = None,
     ) -> GenerationRun:
-        """A :class:`GenerationRun` ready to ``await run.execute()`` (also kept as
-        :attr:`last_run`, so its partial grid can be read after a cancellation)."""
+        """A :class:`GenerationRun` ready to ``await run.execute()``; its grid stays readable
+        after a cancellation."""
         run = GenerationRun(
             self,
             prompts,
@@ -372,7 +392,6 @@ class GenerationRunner:
             progress=progress,
             on_result=on_result,
         )
-        self.last_run = run
         return run
 
     async def run(
@@ -399,61 +418,3 @@ class GenerationRunner:
             on_result=on_result,
         )
         return await run.execute()
-
-
-def run_sync(make: Callable[[], Coroutine[Any, Any, T]], *, partial: Callable[[], Any]) -> T:
-    """Run the coroutine ``make()`` to completion from synchronous code.
-
-    With no loop running in this thread, it uses ``asyncio.run`` (Ctrl-C cancels the calls in
-    flight). With one running (a notebook), it runs a fresh loop in a worker thread.
-    ``partial()`` is called on Ctrl-C and must return ``(results, stats)`` for the
-    :class:`GenerationInterrupted` raised then.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        running = False
-    else:
-        running = True
-    try:
-        if not running:
-            return asyncio.run(make())
-        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lmuq-gen")
-        try:
-            return pool.submit(lambda: asyncio.run(make())).result()
-        finally:
-            pool.shutdown(wait=False)
-    except KeyboardInterrupt as exc:
-        if isinstance(exc, GenerationInterrupted):
-            raise
-        results, stats = partial()
-        raise GenerationInterrupted(results, stats) from exc
-
-
-class SyncFromAsync:
-    """``generate`` as the synchronous twin of an ``agenerate`` that runs on ``self.runner``.
-
-    One behaviour for both entry points: on Ctrl-C the sync call raises
-    :class:`GenerationInterrupted` holding the cells that finished.
-    """
-
-    runner: GenerationRunner
-
-    def generate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        *,
-        progress: Callable[[int], object] | None = None,
-        on_result: Callable[[int, int, Generation], object] | None = None,
-    ) -> list[list[Generation]]:
-        """Synchronous twin of ``agenerate`` (same rows, same errors)."""
-        return run_sync(
-            lambda: self.agenerate(prompts, params, n, progress=progress, on_result=on_result),
-            partial=self._partial,
-        )
-
-    def _partial(self) -> tuple[list[list[Generation]], CallStats]:
-        run = self.runner.last_run
-        return ([], CallStats()) if run is None else (run.results(), run.stats)

@@ -1,0 +1,151 @@
+"""Error classification: is a failed attempt worth another try, and why did it fail?
+
+:func:`classify_exception` decides, for any client library's exception, whether it is
+transient (429, 5xx, timeouts, connection errors, malformed responses) and why. It reads
+the usual attributes (``status_code``, ``status``, ``response.status_code``,
+``response.headers``/``headers``) and the usual class names (``RateLimitError``,
+``APITimeoutError``, ``APIConnectionError``, ...), so it serves the ``openai`` client,
+``httpx`` and most LangChain providers alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from lmuq.backends.errors import MalformedResponseError, TransientError
+
+if TYPE_CHECKING:
+    from lmuq.backends.retry import RetryPolicy
+
+__all__ = ["Failure", "classify_exception", "parse_retry_after"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How :func:`classify_exception` judged one failed attempt."""
+
+    reason: str
+    retryable: bool
+    retry_after: float | None = None
+    status: int | None = None
+
+
+def parse_retry_after(value: Any, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date.
+
+    Returns None when the value is missing or unreadable; a date in the past gives 0.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _header(headers: Any, name: str) -> Any:
+    if headers is None:
+        return None
+    getter = getattr(headers, "get", None)
+    if getter is None:
+        return None
+    value = getter(name)
+    if value is None and isinstance(headers, Mapping):  # plain dicts are case-sensitive
+        lowered = name.lower()
+        for k, v in headers.items():
+            if str(k).lower() == lowered:
+                return v
+    return value
+
+
+def _status_of(exc: BaseException) -> int | None:
+    for obj in (exc, getattr(exc, "response", None)):
+        if obj is None:
+            continue
+        for attr in ("status_code", "status", "http_status", "code"):
+            value = getattr(obj, attr, None)
+            if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+                return value
+    return None
+
+
+def _retry_after_of(exc: BaseException) -> float | None:
+    if isinstance(exc, TransientError) and exc.retry_after is not None:
+        return exc.retry_after
+    for headers in (
+        getattr(getattr(exc, "response", None), "headers", None),
+        getattr(exc, "headers", None),
+    ):
+        ms = _header(headers, "retry-after-ms")
+        if ms is not None:
+            try:
+                return max(0.0, float(ms) / 1000.0)
+            except ValueError:
+                pass
+        seconds = parse_retry_after(_header(headers, "retry-after"))
+        if seconds is not None:
+            return seconds
+    return None
+
+
+_TIMEOUT_NAMES = ("timeout", "timedout", "deadline")
+_CONNECTION_NAMES = ("connection", "connecterror", "remoteprotocol", "networkerror", "readerror")
+_RATE_NAMES = ("ratelimit", "toomanyrequests", "throttl", "resourceexhausted")
+_SERVER_NAMES = ("internalserver", "serviceunavailable", "overloaded", "badgateway", "servererror")
+
+
+def _names(exc: BaseException) -> str:
+    return " ".join(c.__name__.lower() for c in type(exc).__mro__)
+
+
+def classify_exception(exc: BaseException, policy: RetryPolicy) -> Failure:
+    """Judge one failed attempt: its reason label, and whether ``policy`` retries it.
+
+    Order: an explicit :class:`TransientError`; an HTTP status found on the exception or its
+    ``response``; timeouts; connection errors; class names that say rate limit / server
+    error; malformed JSON. Anything else (a 4xx that cannot succeed, a bug in the caller's
+    code) is not retried.
+    """
+    retry_after = _retry_after_of(exc)
+    if isinstance(exc, MalformedResponseError):
+        return Failure(exc.reason, policy.retry_malformed, retry_after)
+    if isinstance(exc, TransientError):
+        return Failure(exc.reason, True, retry_after)
+    status = _status_of(exc)
+    if status is not None:
+        return Failure(f"http_{status}", policy.retries_status(status), retry_after, status)
+    names = _names(exc)
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or any(
+        n in names for n in _TIMEOUT_NAMES
+    ):
+        return Failure("timeout", policy.retry_timeouts, retry_after)
+    if isinstance(exc, ConnectionError) or any(n in names for n in _CONNECTION_NAMES):
+        return Failure("connection", policy.retry_connection_errors, retry_after)
+    if any(n in names for n in _RATE_NAMES):
+        return Failure("rate_limited", policy.retries_status(429), retry_after, 429)
+    if any(n in names for n in _SERVER_NAMES):
+        return Failure("server_error", policy.retries_status(500), retry_after, 500)
+    if "jsondecodeerror" in names:
+        return Failure("malformed_response", policy.retry_malformed, retry_after)
+    return Failure(type(exc).__name__, False, retry_after)
