@@ -23,6 +23,7 @@ __all__ = [
     "GenerationBackend",
     "OnResult",
     "Progress",
+    "backend_name",
     "check_generate_args",
 ]
 
@@ -47,6 +48,12 @@ def check_generate_args(prompts: Sequence[str], n: int) -> None:
             raise ValueError(f"prompts[{i}] is empty or whitespace")
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be an int >= 1, got {n!r}")
+
+
+def backend_name(backend: object) -> str:
+    """A backend's ``name``, or its class name for a stand-in that has none."""
+    name = getattr(backend, "name", None)
+    return name if isinstance(name, str) and name else type(backend).__name__
 
 
 @runtime_checkable

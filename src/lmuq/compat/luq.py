@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
+from lmuq.backends.base import backend_name
+from lmuq.generation.draw import ANSWER, SAMPLE, all_cells, draw_cells, sample_set_params
 from lmuq.scoring.functional import whitebox as F
 from lmuq.types import Generation, SampleSet, SamplingParams, check_logprobs
 
@@ -118,7 +120,10 @@ class HFLLMWrapper:
         **_: Any,
     ) -> Generation:
         params = _params(temperature, top_p, top_k, max_new_tokens, seed)
-        return self.backend.generate([prompt], params, 1)[0][0]
+        drawn = draw_cells(
+            self.backend, [prompt], [(0, ANSWER, 0)], answer_params=params, progress=False
+        )
+        return drawn[(0, ANSWER, 0)]
 
     def __repr__(self) -> str:
         return f"HFLLMWrapper({self.backend.name})"
@@ -184,9 +189,18 @@ def generate_n_samples_and_answer(
     ans = _params(
         temp_answer, top_p_ans, top_k_ans, max_new_tokens, None if seed is None else seed + 1
     )
-    samples = backend.generate([prompt], gen, n_samples)[0]
-    answer = backend.generate([prompt], ans, 1)[0][0]
+    # As LUQ: the samples first (one batched call), then the answer.
+    drawn = draw_cells(
+        backend,
+        [prompt],
+        all_cells(1, n_samples, answers=False),
+        sample_params=gen,
+        progress=False,
+    )
+    drawn.update(draw_cells(backend, [prompt], [(0, ANSWER, 0)], answer_params=ans, progress=False))
+    # lmuq's SampleSet.params schema, plus the names LUQ's LLMSamples.params uses.
     params = {
+        **sample_set_params(backend_name(backend), ans, gen, n_samples),
         "prompt": prompt,
         "temp_gen": temp_gen,
         "temp_answer": temp_answer,
@@ -199,7 +213,12 @@ def generate_n_samples_and_answer(
         "seed": seed,
         "llm": str(llm),
     }
-    return SampleSet(prompt=prompt, answer=answer, samples=samples, params=params)
+    return SampleSet(
+        prompt=prompt,
+        answer=drawn[(0, ANSWER, 0)],
+        samples=[drawn[(0, SAMPLE, j)] for j in range(n_samples)],
+        params=params,
+    )
 
 
 def _log_scores(samples: SampleSet | Sequence[Generation], mode: SeqProbMode) -> np.ndarray:

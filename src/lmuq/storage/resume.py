@@ -1,31 +1,30 @@
 """Generate a run's answers and samples through a :class:`RunStore`, resumably.
 
 :func:`generate_with_store` is the one call that both starts and resumes a run: it asks the
-store which ``(row, kind, idx)`` generations are missing, calls the backend only for those,
-records each backend call's results as soon as the call returns, and finally returns the
-complete sample sets read back from the store. Killed at any moment (SIGKILL included),
-the same call picks up where it stopped.
+store which ``(row, kind, idx)`` generations are missing, draws only those (through
+:func:`lmuq.generation.draw_cells`, the one draw path) and records each generation in the
+store as it arrives, then returns the complete sample sets read back from the store. Killed
+at any moment (SIGKILL included), the same call picks up where it stopped.
 
-Granularity: the :class:`~lmuq.backends.base.GenerationBackend` protocol is synchronous
-(``generate(prompts, params, n)`` returns everything at once), so the rows are sent in
-chunks of ``chunk_size`` prompts: per chunk, one call draws the answers of the rows that
-lack one and one call draws the samples of the rows that lack them. Each call's results
-are written in one transaction right after it returns, so a crash loses at most the
-call in flight (``chunk_size`` answers, or ``chunk_size * num_samples`` samples). Smaller
-chunks lose less and batch less. A backend with per-result callbacks can record each
-generation as it arrives: :func:`store_callback` makes an ``on_result(prompt_index,
-sample_index, generation)`` callback that writes straight into the store.
+Granularity: rows are drawn in chunks of ``chunk_size`` prompts: per chunk, one call draws
+the answers of the rows that lack one and one call the samples of the rows that lack the
+same sample indices. A backend that reports each generation as it arrives (its
+``generate`` takes ``on_result``, as lmuq's server backends and the transformers backend
+do) has each one written the moment it arrives, so a kill loses only what was in flight;
+a backend that reports a call's results only when it returns has them written in one
+transaction then (a crash loses at most the call in flight).
 
 Failed generations (``Generation.error`` set, e.g. an API call that failed after its
 retries) are recorded as they are; the returned sample sets contain them (scorers give NaN
 for them), and the next call to :func:`generate_with_store` retries them
 (``retry_failed=False`` keeps them). A stored success is never overwritten by a failure.
 
-Sample indices: when a row lacks only some samples (its other samples are stored), the
-backend is asked for just the missing count and the results fill the missing indices in
-order. Bit-identical outputs after a resume therefore need a backend whose outputs do not
-depend on how the rows were batched (a seeded sampler that draws per batch is
-statistically, not bit-, equivalent).
+Sample indices and seeds: when a row lacks only some samples, just those indices are drawn,
+each seeded ``sample_params.seed + index`` as the uninterrupted run would have seeded it
+(see :mod:`lmuq.generation.draw`), so a resumed sample never repeats a stored sample's seed.
+Bit-identical outputs after a resume need a backend whose outputs do not depend on how the
+rows were batched (a seeded sampler that draws per batch is statistically, not bit-,
+equivalent).
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from lmuq.backends.base import GenerationBackend
-from lmuq.generation.sample_sets import DEFAULT_ANSWER_PARAMS, DEFAULT_SAMPLE_PARAMS
+from lmuq.generation.draw import DEFAULT_ANSWER_PARAMS, DEFAULT_SAMPLE_PARAMS, draw_cells
 from lmuq.storage.run_store import ANSWER, SAMPLE, GenerationSpec, Kind, RunStore
 from lmuq.types import Generation, SampleSet, SamplingParams
 
@@ -104,66 +103,42 @@ def generate_with_store(
     store.bind_generation(run_id, spec)
 
     missing = store.missing_generations(run_id, num_samples, include_failed=retry_failed)
-    answers_needed: dict[int, None] = {}
-    samples_needed: dict[int, list[int]] = {}
-    for row, kind, idx in missing:
-        if kind == ANSWER:
-            answers_needed[row] = None
-        else:
-            samples_needed.setdefault(row, []).append(idx)
-    rows = sorted(set(answers_needed) | set(samples_needed))
+    by_row: dict[int, list[tuple[int, str, int]]] = {}
+    for cell in missing:
+        by_row.setdefault(cell[0], []).append(cell)
+    rows = sorted(by_row)
 
-    from tqdm.auto import tqdm
+    def record(items: list[tuple[int, str, int, Generation]]) -> None:
+        store.record_generations(run_id, ((r, k, i, g) for r, k, i, g in items))
 
-    with tqdm(total=len(missing), desc="Generating", unit="gen", disable=not progress) as bar:
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(missing), desc="Generating", unit="gen")
+    try:
         for start in range(0, len(rows), chunk_size):
             chunk = rows[start : start + chunk_size]
-            prompt_of = dict(zip(chunk, store.load_prompts(run_id, chunk), strict=True))
-            todo = [r for r in chunk if r in answers_needed]
-            if todo:
-                _call_and_record(
-                    backend, store, run_id, todo, prompt_of, ANSWER, [0], answer_params
-                )
-                bar.update(len(todo))
-            # Rows missing the same sample indices share one call (usually all of them).
-            groups: dict[tuple[int, ...], list[int]] = {}
-            for r in chunk:
-                if r in samples_needed:
-                    groups.setdefault(tuple(samples_needed[r]), []).append(r)
-            for idxs, group in groups.items():
-                _call_and_record(
-                    backend, store, run_id, group, prompt_of, SAMPLE, list(idxs), sample_params
-                )
-                bar.update(len(group) * len(idxs))
+            chunk_prompts = store.load_prompts(run_id, chunk)
+            local = {row: k for k, row in enumerate(chunk)}
+            draw_cells(
+                backend,
+                chunk_prompts,
+                [(local[r], kind, idx) for r in chunk for _, kind, idx in by_row[r]],
+                answer_params=answer_params,
+                sample_params=sample_params,
+                sink=lambda items, chunk=chunk: record(
+                    [(chunk[r], kind, idx, g) for r, kind, idx, g in items]
+                ),
+                progress=False,
+                on_failure="ignore",
+            )
+            if bar is not None:
+                bar.update(sum(len(by_row[r]) for r in chunk))
+    finally:
+        if bar is not None:
+            bar.close()
     return store.load_sample_sets(run_id, num_samples)
-
-
-def _call_and_record(
-    backend: GenerationBackend,
-    store: RunStore,
-    run_id: str,
-    rows: list[int],
-    prompt_of: dict[int, str],
-    kind: Kind,
-    idxs: list[int],
-    params: SamplingParams,
-) -> None:
-    """One backend call for ``rows`` (``len(idxs)`` generations each), recorded in one
-    transaction."""
-    out = backend.generate([prompt_of[r] for r in rows], params, len(idxs))
-    if len(out) != len(rows) or any(len(gens) != len(idxs) for gens in out):
-        raise RuntimeError(
-            f"backend {backend.name!r} broke the row invariant: expected {len(rows)} rows of "
-            f"{len(idxs)}, got {[len(g) for g in out]}"
-        )
-    store.record_generations(
-        run_id,
-        (
-            (row, kind, idx, gen)
-            for row, gens in zip(rows, out, strict=True)
-            for idx, gen in zip(idxs, gens, strict=True)
-        ),
-    )
 
 
 def store_callback(

@@ -10,12 +10,11 @@ equivalence for the semantic scorers, exact-match normalisation).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from tqdm.auto import tqdm
-
+from lmuq.backends.sync import run_sync
+from lmuq.generation.draw import adraw
 from lmuq.results import UQResult
 from lmuq.scoring.blackbox import BLACKBOX_SCORERS, NLI_SCORERS, response_clusters
 from lmuq.scoring.context import Equivalence, ScoringContext
@@ -318,8 +317,9 @@ class BlackBoxUQ:
     def generate_and_score_sync(
         self, prompts: Sequence[str], num_responses: int = 5, show_progress_bars: bool = True
     ) -> UQResult:
-        """Synchronous twin of :meth:`generate_and_score` for scripts (same behaviour)."""
-        return asyncio.run(self.generate_and_score(prompts, num_responses, show_progress_bars))
+        """Synchronous twin of :meth:`generate_and_score` (same behaviour); works in scripts
+        and inside a running event loop (a notebook) alike."""
+        return run_sync(lambda: self.generate_and_score(prompts, num_responses, show_progress_bars))
 
     async def _generate(self, prompts: Sequence[str], m: int, progress: bool) -> list[SampleSet]:
         from lmuq.backends.langchain import LangChainBackend, is_langchain_chat_model
@@ -347,21 +347,14 @@ class BlackBoxUQ:
         sample_params = SamplingParams(
             temperature=self.sampling_temperature, max_new_tokens=answer_params.max_new_tokens
         )
-
-        async def run(params: SamplingParams, n: int, label: str):
-            with tqdm(total=len(prompts), desc=f"Generating {label}", disable=not progress) as bar:
-                if hasattr(backend, "agenerate"):
-                    return await backend.agenerate(prompts, params, n, progress=bar.update)
-                return await asyncio.to_thread(
-                    backend.generate, prompts, params, n, progress=bar.update
-                )
-
-        answers = await run(answer_params, 1, "responses")
-        samples = await run(sample_params, m, "sampled responses")
-        return [
-            SampleSet(p, a[0], s, {"num_responses": m})
-            for p, a, s in zip(prompts, answers, samples, strict=True)
-        ]
+        return await adraw(
+            backend,
+            prompts,
+            m,
+            answer_params=answer_params,
+            sample_params=sample_params,
+            progress=progress,
+        )
 
 
 #: Scorers that read NLI only through clustering (so a non-NLI equivalence replaces it).
