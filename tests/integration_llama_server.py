@@ -18,8 +18,8 @@ import pytest
 
 from lmuq.backends import RetryPolicy
 from lmuq.backends.openai_compat import OpenAICompatibleBackend
+from lmuq.scoring import score
 from lmuq.types import SamplingParams
-from lmuq.uq.scoring import score_sample_sets
 
 URL = os.environ.get("LMUQ_LLAMA_SERVER_URL")
 if not URL:
@@ -75,7 +75,7 @@ def test_samples_fill_every_row_even_though_the_server_ignores_n():
     assert all(g.error is None and g.logprobs is not None for row in out for g in row)
     # llama_cpp.server drops n: "auto" notices the single choice and stops asking.
     assert not b.n_supported
-    res = score_sample_sets(
+    res = score(
         [_set(q, row) for q, row in zip(QUESTIONS[:2], out, strict=True)],
         ["normalized_probability", "exact_match"],
     )

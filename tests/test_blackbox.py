@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from lmuq import BlackBoxUQ
+from lmuq.scoring import score
 from lmuq.scoring.context import ScoringContext
 from lmuq.scoring.functional import nli_scores as NF
 from lmuq.scoring.functional import semantic as SF
 from lmuq.statistics.nli import CachedNLI
 from lmuq.types import Generation, SampleSet
-from lmuq.uq.scoring import score_sample_sets
 from nli_fakes import RuleNLI, TableNLI
 
 ENT, NEU, CON = (0.8, 0.15, 0.05), (0.1, 0.8, 0.1), (0.05, 0.05, 0.9)
@@ -32,10 +32,8 @@ def ctx_with(model, **kw) -> ScoringContext:
 
 def test_strict_and_lenient_clustering_differ_on_neutral_pairs():
     ss = sset("Paris", ["Paris.", "Lyon", "paris"])
-    strict = score_sample_sets([ss], ["semantic_negentropy"], ctx_with(RuleNLI()))
-    lenient = score_sample_sets(
-        [ss], ["semantic_negentropy"], ctx_with(RuleNLI(), strict_entailment=False)
-    )
+    strict = score([ss], ["semantic_negentropy"], ctx_with(RuleNLI()))
+    lenient = score([ss], ["semantic_negentropy"], ctx_with(RuleNLI(), strict_entailment=False))
     # strict: {Paris, Paris., paris} {Lyon}: SE = −(3/4 ln 3/4 + 1/4 ln 1/4)
     se = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
     assert strict.columns["semantic_entropy_nats"][0] == pytest.approx(se)
@@ -68,13 +66,11 @@ def test_semantic_entropy_scorer_uses_length_normalised_logprobs():
     s1 = Generation("paris", logprobs=[math.log(0.25)])  # ℓ/L = log 0.25
     s2 = Generation("Lyon", logprobs=[math.log(0.25), math.log(0.25), math.log(0.25)])
     ss = SampleSet("Q?", ans, [s1, s2])
-    res = score_sample_sets([ss], ["semantic_entropy"], ctx_with(RuleNLI()))
+    res = score([ss], ["semantic_entropy"], ctx_with(RuleNLI()))
     se = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
     assert res.columns["semantic_entropy_weighted_nats"][0] == pytest.approx(se)
     assert res.columns["semantic_entropy"][0] == pytest.approx(1 - se / math.log(3))
-    no_lp = score_sample_sets(
-        [sset("a", ["b"])], ["semantic_entropy"], ctx_with(RuleNLI()), on_error="nan"
-    )
+    no_lp = score([sset("a", ["b"])], ["semantic_entropy"], ctx_with(RuleNLI()), on_error="nan")
     assert "log-prob" in no_lp.columns["score_errors"][0]["semantic_entropy"]
 
 
@@ -88,7 +84,7 @@ def test_noncontradiction_and_entailment_by_hand():
         ("A", "C"): CON,
         ("C", "A"): CON,
     }
-    res = score_sample_sets(
+    res = score(
         [sset("A", ["B", "C"])], ["noncontradiction", "entailment"], ctx_with(TableNLI(table))
     )
     ncp = ((1 - (0.05 + 0.1) / 2) + (1 - (0.9 + 0.9) / 2)) / 2
@@ -101,7 +97,7 @@ def test_nli_pairs_run_are_exactly_the_union_needed_and_never_repeated():
     nli = RuleNLI()
     ctx = ctx_with(nli)
     ss = sset("alpha", ["alpha", "beta", "gamma"])
-    score_sample_sets([ss, ss], ["semantic_negentropy", "noncontradiction"], ctx)
+    score([ss, ss], ["semantic_negentropy", "noncontradiction"], ctx)
     # clustering (strict, one direction first): beta→alpha, gamma→alpha, gamma→beta;
     # noncontradiction: alpha↔beta, alpha↔gamma (alpha↔alpha is never sent: self-entailment).
     expected = {
@@ -118,7 +114,7 @@ def test_nli_pairs_run_are_exactly_the_union_needed_and_never_repeated():
 def test_pairs_batched_across_prompts_in_few_calls():
     nli = RuleNLI()
     sets = [sset(f"w{i}", [f"x{i}", f"y{i}", f"z{i}"]) for i in range(20)]
-    score_sample_sets(sets, ["semantic_negentropy"], ctx_with(nli))
+    score(sets, ["semantic_negentropy"], ctx_with(nli))
     # each prompt: x→w, y→w, y→x, z→w, z→x, z→y = 6 sequential pairs; 20 prompts batched
     assert nli.pairs_run == 120
     # one batched call per representative (w, x, y), for all 20 prompts at once
@@ -128,7 +124,7 @@ def test_pairs_batched_across_prompts_in_few_calls():
 def test_question_conditioning_prefixes_both_texts():
     nli = RuleNLI()
     ctx = ctx_with(nli, condition_on_question=True)
-    score_sample_sets([sset("a b", ["c d"], prompt="Why?")], ["noncontradiction"], ctx)
+    score([sset("a b", ["c d"], prompt="Why?")], ["noncontradiction"], ctx)
     assert ("Why? a b", "Why? c d") in nli.seen and ("Why? c d", "Why? a b") in nli.seen
 
 
@@ -146,7 +142,7 @@ def _all(table_value):
 
 
 def test_graph_scores_at_the_extremes():
-    agree = score_sample_sets(
+    agree = score(
         [sset("a", ["b", "c", "d"])],
         ["eigv", "degree", "eccentricity", "kernel_language_entropy"],
         ctx_with(_all((1.0, 0.0, 0.0))),
@@ -160,7 +156,7 @@ def test_graph_scores_at_the_extremes():
     lam = np.array([1 / z] + [math.exp(-4) / z] * 3)
     kle = float(-(lam * np.log(lam)).sum())
     assert agree.columns["kernel_language_entropy_nats"][0] == pytest.approx(kle)
-    apart = score_sample_sets(
+    apart = score(
         [sset("a", ["b", "c", "d"])],
         ["eigv", "degree", "kernel_language_entropy"],
         ctx_with(_all((0.0, 0.0, 1.0))),
@@ -179,7 +175,7 @@ def test_luq_by_hand_over_sentences():
         ("S2", "Paris is big."): ENT,
         ("S2", "It is old."): NEU,
     }
-    res = score_sample_sets(
+    res = score(
         [sset("Paris is big. It is old.", ["S1", "S2"])], ["luq"], ctx_with(TableNLI(table))
     )
     r = lambda p: p[0] / (p[0] + p[2])  # noqa: E731

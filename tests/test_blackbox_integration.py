@@ -50,9 +50,9 @@ def test_tiny_hf_nli_model_runs_each_distinct_pair_once(tiny_nli):
     for name in ("noncontradiction", "semantic_negentropy", "eigv", "luq"):
         values = np.array(res.columns[name])
         assert np.all((values >= 0) & (values <= 1)), name
-    model = bb._nli.model  # the HFNLIModel behind the cache
+    model = bb.statistics.nli.model  # the HFNLIModel behind the cache
     assert model.label_order == (2, 0, 1)  # entailment, neutral, contradiction indices
-    assert model.pairs_run == len(bb._nli)  # every pair computed once
+    assert model.pairs_run == len(bb.statistics.nli)  # every pair computed once
     assert model.forward_passes < model.pairs_run / 3  # batched, not pair by pair
     before = model.pairs_run
     again = bb.score(RESPONSES, SAMPLES)

@@ -109,14 +109,14 @@ def test_embeddings_dedupe_and_cache_counters(embedder):
 
 def test_shared_cache_between_embedders(embedder):
     embedder.encode(["shared x", "shared y"])
-    second = SentenceEmbedder(device="cpu", cache=embedder._cache)
+    second = SentenceEmbedder(device="cpu", cache=embedder.cache)
     second.encode(["shared y", "shared x"])
     assert second.encode_calls == 0
     assert second.texts_encoded == 0
     second.clear_cache()  # the same model name: clears the shared dict
-    assert len(embedder._cache) == 0
+    assert len(embedder.cache) == 0
     embedder.encode(["shared x"])
-    assert len(embedder._cache) == 1
+    assert len(embedder.cache) == 1
 
 
 def test_encode_type_errors(embedder):

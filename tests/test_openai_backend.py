@@ -18,8 +18,8 @@ from lmuq import BlackBoxUQ
 from lmuq.backends import CANCELLED, ResultGrid, RetryPolicy
 from lmuq.backends.openai_compat import OpenAICompatibleBackend
 from lmuq.generation import generate_sample_sets
+from lmuq.scoring import score
 from lmuq.types import SamplingParams
-from lmuq.uq.scoring import score_sample_sets
 from openai_server import FakeOpenAIServer
 
 FAST = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05, seed=0)
@@ -212,7 +212,7 @@ def test_missing_logprobs_give_nan_with_a_reason_and_other_scorers_still_run(srv
     b = _backend(srv)
     sets = generate_sample_sets(b, ["what?"], num_samples=2, progress=False)
     assert sets[0].answer.logprobs is None
-    res = score_sample_sets(sets, ["normalized_probability", "exact_match"], on_error="nan")
+    res = score(sets, ["normalized_probability", "exact_match"], on_error="nan")
     assert math.isnan(res.columns["normalized_probability"][0])
     assert "log-prob" in res.columns["score_errors"][0]["normalized_probability"]
     assert 0.0 <= res.columns["exact_match"][0] <= 1.0

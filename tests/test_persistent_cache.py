@@ -13,6 +13,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from lmuq.scoring import score
 from lmuq.scoring.context import ScoringContext
 from lmuq.statistics import embeddings as embeddings_module
 from lmuq.statistics.nli import CachedNLI
@@ -26,7 +27,6 @@ from lmuq.storage.persistent_cache import (
     embedding_key,
 )
 from lmuq.types import Generation, SampleSet
-from lmuq.uq.scoring import score_sample_sets
 from nli_fakes import RuleNLI
 
 WORKER = Path(__file__).with_name("resume_worker.py")
@@ -85,10 +85,10 @@ def _sets() -> list[SampleSet]:
 
 def test_nli_adapter_drives_the_nli_scorers_like_cached_nli(tmp_path):
     scorers = ["semantic_negentropy", "noncontradiction", "luq"]
-    expected = score_sample_sets(_sets(), scorers, ScoringContext(nli=CachedNLI(RuleNLI())))
+    expected = score(_sets(), scorers, ScoringContext(nli=CachedNLI(RuleNLI())))
     path = tmp_path / "nli.sqlite3"
     model = RuleNLI()
-    got = score_sample_sets(
+    got = score(
         _sets(), scorers, ScoringContext(nli=PersistentCachedNLI(model, PersistentNLICache(path)))
     )
     assert got.columns == expected.columns
@@ -96,9 +96,7 @@ def test_nli_adapter_drives_the_nli_scorers_like_cached_nli(tmp_path):
     # A later run (a new process would be the same: only the file is shared) computes nothing.
     model2 = RuleNLI()
     cache2 = PersistentNLICache(path)
-    again = score_sample_sets(
-        _sets(), scorers, ScoringContext(nli=PersistentCachedNLI(model2, cache2))
-    )
+    again = score(_sets(), scorers, ScoringContext(nli=PersistentCachedNLI(model2, cache2)))
     assert again.columns == expected.columns and model2.pairs_run == 0
     view = NLIView(PersistentCachedNLI(model2, cache2), question="Q?", compute=True)
     np.testing.assert_array_equal(view("Paris", "Berlin"), RuleNLI.rule("Q? Paris", "Q? Berlin"))
@@ -199,7 +197,7 @@ def test_sentence_embedder_uses_the_persistent_cache_across_objects(tmp_path, mo
     first = _embedder(monkeypatch, PersistentEmbeddingCache(path))
     out = first.encode(texts)
     assert _FakeSentenceTransformer.encoded == ["Paris", "Berlin", "Rome"]
-    first._cache.close()
+    first.cache.close()
 
     second = _embedder(monkeypatch, PersistentEmbeddingCache(path))
     np.testing.assert_array_equal(second.encode(texts), out)
@@ -207,7 +205,7 @@ def test_sentence_embedder_uses_the_persistent_cache_across_objects(tmp_path, mo
     second.encode(["Madrid"])
     assert _FakeSentenceTransformer.encoded[-1] == "Madrid"
     second.clear_cache()  # iterates the keys and deletes this model's
-    assert len(second._cache) == 0
+    assert len(second.cache) == 0
 
 
 def test_buffered_embeddings_reach_the_file_when_the_process_exits(tmp_path):

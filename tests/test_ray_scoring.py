@@ -17,6 +17,7 @@ import pytest
 import ray
 
 import nli_fakes
+from lmuq.compat.uqlm import BlackBoxUQ
 from lmuq.distributed.ray_scoring import (
     BatchScorer,
     EmbedderFactory,
@@ -25,12 +26,11 @@ from lmuq.distributed.ray_scoring import (
     score_records_on_ray,
 )
 from lmuq.score_file import score_jsonl
+from lmuq.scoring import score
 from lmuq.scoring.whitebox import WHITEBOX_SCORERS
 from lmuq.statistics.embeddings import DEFAULT_SENTENCE_MODEL_NAME, SentenceEmbedder
 from lmuq.storage.persistent_cache import PersistentEmbeddingCache
 from lmuq.types import Generation, SampleSet
-from lmuq.uq.blackbox import BlackBoxUQ
-from lmuq.uq.scoring import score_sample_sets
 from nli_fakes import RuleNLI, build_tiny_nli_model
 
 EXACT = ["exact_match", "rouge_l", "semantic_negentropy", "noncontradiction"]
@@ -100,7 +100,7 @@ def _local(records: list[dict], embedder: SentenceEmbedder) -> dict[str, list]:
         embedder=embedder,
     )
     cols = dict(bb.score_sample_sets(sets).columns)
-    white = score_sample_sets(sets, WHITE, on_error="nan").columns
+    white = score(sets, WHITE, on_error="nan").columns
     errors = [{**a, **b} for a, b in zip(cols["score_errors"], white["score_errors"], strict=True)]
     cols.update(white)
     cols["score_errors"] = errors

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from lmuq.generation import generate_sample_sets
+from lmuq.scoring import score
 from lmuq.storage.resume import generate_with_store, store_callback
 from lmuq.storage.run_store import (
     REDACTED,
@@ -31,7 +32,6 @@ from lmuq.storage.run_store import (
     redact_settings,
 )
 from lmuq.types import Generation, SamplingParams
-from lmuq.uq.scoring import score_sample_sets
 from resume_worker import (
     ANSWER_PARAMS,
     SAMPLE_PARAMS,
@@ -285,7 +285,7 @@ def _scored_run(store: RunStore):
         backend, store, "scored", texts, 2, ANSWER_PARAMS, SAMPLE_PARAMS, chunk_size=3
     )
     scorers = ["normalized_probability", "mean_token_negentropy", "predictive_entropy_mc"]
-    return sets, score_sample_sets(sets, scorers, on_error="nan")
+    return sets, score(sets, scorers, on_error="nan")
 
 
 def test_scores_round_trip_from_a_uqresult(store):

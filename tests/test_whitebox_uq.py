@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from lmuq.results import UQResult
+from lmuq.scoring import score as score_any_family
 from lmuq.scoring.whitebox import WHITEBOX_SCORERS
 from lmuq.types import Generation, SampleSet
-from lmuq.uq.whitebox import WhiteBoxUQ, score_sample_sets
+from lmuq.uq.whitebox import DEFAULT_WHITEBOX_SCORERS, WhiteBoxUQ
 
 LOG = math.log
 
@@ -29,6 +30,11 @@ LOG = math.log
 # ---------------------------------------------------------------------------------------
 
 TOP_PROBS = [[0.5, 0.25, 0.125], [0.4, 0.25, 0.2], [0.8, 0.1, 0.05]]
+
+
+def score(sample_sets, scorers=DEFAULT_WHITEBOX_SCORERS, on_error="raise"):
+    """The engine with the white-box scorers as the default selection."""
+    return score_any_family(sample_sets, scorers, on_error=on_error)
 
 
 def _answer() -> Generation:
@@ -110,7 +116,7 @@ def test_every_registered_scorer_has_a_hand_value_here():
 
 @pytest.mark.parametrize("name", sorted(WHITEBOX_SCORERS))
 def test_confidence_and_raw_columns_match_hand_values(name):
-    result = score_sample_sets([_sample_set()], scorers=[name])
+    result = score([_sample_set()], scorers=[name])
     confidence, raws = EXPECTED[name]
     assert result.columns[name] == [approx(confidence)]
     spec = WHITEBOX_SCORERS[name]
@@ -141,7 +147,7 @@ def _certain_set() -> SampleSet:
 
 @pytest.mark.parametrize("name", sorted(WHITEBOX_SCORERS))
 def test_every_confidence_is_in_the_unit_interval(name):
-    result = score_sample_sets([_sample_set(), _certain_set(), _uncertain_set()], scorers=[name])
+    result = score([_sample_set(), _certain_set(), _uncertain_set()], scorers=[name])
     values = result.columns[name]
     assert len(values) == 3
     for v in values:
@@ -153,7 +159,7 @@ def test_every_confidence_is_in_the_unit_interval(name):
 
 
 def test_edge_cases_hit_the_ends_of_the_range():
-    result = score_sample_sets(
+    result = score(
         [_certain_set(), _uncertain_set()],
         scorers=[
             "mean_token_negentropy",
@@ -174,7 +180,7 @@ def test_edge_cases_hit_the_ends_of_the_range():
 
 
 def test_columns_in_order_and_to_df():
-    result = score_sample_sets([_sample_set()])
+    result = score([_sample_set()])
     assert isinstance(result, UQResult)
     expected_cols = ["prompt", "response", "sampled_responses"]
     for name in WHITEBOX_SCORERS:
@@ -199,7 +205,7 @@ def test_row_order_is_preserved():
     for prompt, p in [("q0", 0.9), ("q1", 0.3), ("q2", 0.6)]:
         answer = Generation(f"a-{prompt}", logprobs=[LOG(p), LOG(0.5)])
         sets.append(SampleSet(prompt, answer, [Generation("s", logprobs=[LOG(p)])]))
-    result = score_sample_sets(sets, scorers=["sequence_probability", "monte_carlo_probability"])
+    result = score(sets, scorers=["sequence_probability", "monte_carlo_probability"])
     assert len(result) == 3
     assert result.columns["prompt"] == ["q0", "q1", "q2"]
     assert result.columns["response"] == ["a-q0", "a-q1", "a-q2"]
@@ -215,7 +221,7 @@ def test_row_order_is_preserved():
 
 
 def test_a_single_sample_set_and_a_single_scorer_name_are_accepted():
-    result = score_sample_sets(_sample_set(), scorers="min_probability")
+    result = score(_sample_set(), scorers="min_probability")
     assert result.scorers == ["min_probability"]
     assert result.columns["min_probability"] == [approx(0.25)]
 
@@ -227,7 +233,7 @@ def test_whiteboxuq_matches_score_sample_sets():
     assert result.scorers == names
     assert result.columns["normalized_probability"] == [approx(0.1 ** (1 / 3))]
     assert result.columns["predictive_entropy_mc"] == [approx((0.25 * 0.8 * 0.1) ** (1 / 3))]
-    assert result.columns == score_sample_sets([_sample_set()], names).columns
+    assert result.columns == score([_sample_set()], names).columns
 
 
 # ---------------------------------------------------------------------------------------
@@ -242,7 +248,7 @@ def _set_without_sample_logprobs(prompt: str = "no logprobs here") -> SampleSet:
 def test_on_error_raise_names_row_and_scorer():
     sets = [_sample_set(), _set_without_sample_logprobs()]
     with pytest.raises(ValueError) as info:
-        score_sample_sets(sets, scorers=["sequence_probability", "predictive_entropy_mc"])
+        score(sets, scorers=["sequence_probability", "predictive_entropy_mc"])
     msg = str(info.value)
     assert "row 1" in msg
     assert "predictive_entropy_mc" in msg
@@ -260,7 +266,7 @@ def test_on_error_raise_via_whiteboxuq():
 def test_on_error_nan_records_reason_and_goes_on():
     sets = [_sample_set(), _set_without_sample_logprobs(), _sample_set("third")]
     names = ["min_probability", "predictive_entropy_mc"]
-    result = score_sample_sets(sets, scorers=names, on_error="nan")
+    result = score(sets, scorers=names, on_error="nan")
     pe = result.columns["predictive_entropy_mc"]
     raw = result.columns["predictive_entropy_mc_nats"]
     assert math.isnan(pe[1])
@@ -277,7 +283,7 @@ def test_on_error_nan_records_reason_and_goes_on():
 
 def test_missing_top_logprobs_with_on_error_nan():
     ss = SampleSet("p", Generation("a", logprobs=[LOG(0.5)]), _samples())
-    result = score_sample_sets([ss], scorers=["mean_token_negentropy"], on_error="nan")
+    result = score([ss], scorers=["mean_token_negentropy"], on_error="nan")
     assert math.isnan(result.columns["mean_token_negentropy"][0])
     assert math.isnan(result.columns["mean_token_entropy_nats"][0])
     assert "top-k" in result.columns["score_errors"][0]["mean_token_negentropy"]
@@ -286,13 +292,13 @@ def test_missing_top_logprobs_with_on_error_nan():
 def test_too_few_samples_for_renormalised_entropy():
     ss = SampleSet("p", _answer(), [Generation("s", logprobs=[LOG(0.5)])])
     with pytest.raises(ValueError, match="at least 2 samples"):
-        score_sample_sets([ss], scorers=["predictive_entropy_renormalized"])
+        score([ss], scorers=["predictive_entropy_renormalized"])
 
 
 def test_failed_answer_gives_nan_even_under_raise():
     ss = SampleSet("p", Generation("", error="timeout"), _samples())
     names = ["sequence_probability", "mean_token_negentropy", "predictive_entropy_mc"]
-    result = score_sample_sets([ss], scorers=names, on_error="raise")
+    result = score([ss], scorers=names, on_error="raise")
     assert math.isnan(result.columns["sequence_probability"][0])
     assert math.isnan(result.columns["mean_token_negentropy"][0])
     assert math.isnan(result.columns["mean_token_entropy_nats"][0])
@@ -307,7 +313,7 @@ def test_failed_answer_gives_nan_even_under_raise():
 def test_failed_sample_gives_nan_for_sample_scorers_only():
     samples = [*_samples(), Generation("", error="timeout")]
     ss = SampleSet("p", _answer(), samples)
-    result = score_sample_sets(
+    result = score(
         [ss], scorers=["sequence_probability", "monte_carlo_probability"], on_error="raise"
     )
     assert result.columns["sequence_probability"] == [approx(0.1)]
@@ -320,24 +326,24 @@ def test_failed_sample_gives_nan_for_sample_scorers_only():
 def test_overflowing_perplexity_does_not_escape_on_error_nan():
     # one token of log-prob −800: p = exp(−800) = 0.0 in float64, perplexity exp(800) = inf.
     ss = SampleSet("p", Generation("a", logprobs=[-800.0]), _samples())
-    result = score_sample_sets([ss], scorers=["normalized_probability"], on_error="nan")
+    result = score([ss], scorers=["normalized_probability"], on_error="nan")
     assert result.columns["normalized_probability"] == [0.0]
     assert result.columns["perplexity"] == [math.inf]
 
 
 def test_empty_input_is_rejected():
     with pytest.raises(ValueError, match="at least one SampleSet"):
-        score_sample_sets([])
+        score([])
 
 
 def test_no_scorers_is_rejected():
     with pytest.raises(ValueError, match="no scorers"):
-        score_sample_sets([_sample_set()], scorers=[])
+        score([_sample_set()], scorers=[])
 
 
 def test_unknown_scorer_lists_valid_names():
     with pytest.raises(ValueError) as info:
-        score_sample_sets([_sample_set()], scorers=["sequence_probability", "bogus_scorer"])
+        score([_sample_set()], scorers=["sequence_probability", "bogus_scorer"])
     msg = str(info.value)
     assert "bogus_scorer" in msg
     for name in WHITEBOX_SCORERS:
@@ -351,19 +357,19 @@ def test_whiteboxuq_rejects_unknown_scorer_at_construction():
 
 def test_bad_on_error_is_rejected():
     with pytest.raises(ValueError, match="on_error"):
-        score_sample_sets([_sample_set()], on_error="ignore")
+        score([_sample_set()], on_error="ignore")
 
 
 def test_non_sampleset_element_is_a_type_error():
     with pytest.raises(TypeError, match=r"sample_sets\[1\] is a dict"):
-        score_sample_sets([_sample_set(), {"prompt": "x"}])
+        score([_sample_set(), {"prompt": "x"}])
 
 
 def test_failure_reason_names_the_generation_the_scorer_reads():
     # the answer timed out and, separately, one sample ran out of memory
     samples = [*_samples(), Generation("", error="out of memory")]
     ss = SampleSet("p", Generation("", error="timeout"), samples)
-    result = score_sample_sets(
+    result = score(
         [ss], scorers=["sequence_probability", "monte_carlo_probability"], on_error="raise"
     )
     errors = result.columns["score_errors"][0]

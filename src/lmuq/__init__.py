@@ -1,5 +1,11 @@
 """lmuq: uncertainty quantification for large language models.
 
+lmuq's own API: draw answers and samples (:func:`draw`), score them with any registered
+scorer (:func:`score`, :class:`UQScorer`, :class:`WhiteBoxUQ`, the judges), evaluate the
+scores (:mod:`lmuq.evaluation`). The peers' front doors (UQLM's ``BlackBoxUQ``, LUQ's
+wrapper and estimators) are importable from here too, so a ported notebook changes only its
+imports.
+
 Heavy pieces (torch, transformers) load lazily, on first use of a name that needs them, so
 ``import lmuq`` stays light.
 """
@@ -8,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lmuq.backends import FakeBackend, GenerationBackend, RetryPolicy
 from lmuq.compat.luq import (
     HFLLMWrapper,
     LLMOutput,
@@ -19,24 +26,35 @@ from lmuq.compat.luq import (
     default_llm,
     generate_n_samples_and_answer,
 )
+from lmuq.compat.uqlm import BlackBoxUQ
 from lmuq.datasets import Question, load_questions
 from lmuq.datasets.examples import load_example_dataset
 from lmuq.evaluation.tuning import Tuner
-from lmuq.generation import generate_sample_sets
+from lmuq.generation import adraw, draw, generate_sample_sets
 from lmuq.grading.math import math_postprocessor
 from lmuq.reporting.plots import plot_model_accuracies
 from lmuq.results import UQResult
-from lmuq.scoring.context import ScoringContext
+from lmuq.scoring import SCORERS, ScorerSpec, ScoringContext, ascore, score
+from lmuq.statistics.shared import SharedStatistics
 from lmuq.types import Generation, SampleSet, SamplingParams
-from lmuq.uq.blackbox import BlackBoxUQ
-from lmuq.uq.judged import LLMJudge, LLMPanel, PTrueScorer, VerbalizedConfidenceScorer
-from lmuq.uq.whitebox import WhiteBoxUQ, score_sample_sets
+from lmuq.uq import (
+    LLMJudge,
+    LLMPanel,
+    PTrueScorer,
+    UQScorer,
+    VerbalizedConfidenceScorer,
+    WhiteBoxUQ,
+)
+from lmuq.uq.whitebox import score_sample_sets
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "SCORERS",
     "BlackBoxUQ",
+    "FakeBackend",
     "Generation",
+    "GenerationBackend",
     "HFLLMWrapper",
     "LLMJudge",
     "LLMOutput",
@@ -49,19 +67,26 @@ __all__ = [
     "PTrueScorer",
     "PredictiveEntropyEstimator",
     "Question",
+    "RetryPolicy",
     "SampleSet",
     "SamplingParams",
+    "ScorerSpec",
     "ScoringContext",
     "SeqProbMode",
+    "SharedStatistics",
     "TopKGapEstimator",
     "TransformersBackend",
     "Tuner",
     "UQResult",
+    "UQScorer",
     "VerbalizedConfidenceScorer",
     "WhiteBoxUQ",
+    "adraw",
+    "ascore",
     "default_backend",
     "default_llm",
     "default_model_path",
+    "draw",
     "generate_n_samples_and_answer",
     "generate_sample_sets",
     "load_default_model",
@@ -69,6 +94,7 @@ __all__ = [
     "load_questions",
     "math_postprocessor",
     "plot_model_accuracies",
+    "score",
     "score_sample_sets",
 ]
 

@@ -180,8 +180,7 @@ def _demo(args: argparse.Namespace) -> int:
     t = result.timings
     print(
         f"Time: load {t['load_model_s']:.1f} s, generate {t['generate_s']:.1f} s, "
-        f"white-box scores {t['score_s']:.2f} s, "
-        f"black-box scores {t.get('blackbox_score_s', 0.0):.1f} s, evaluate {t['evaluate_s']:.1f} s"
+        f"scores {t['score_s']:.1f} s, evaluate {t['evaluate_s']:.1f} s"
     )
     print("Results written:")
     for kind, path in result.files.items():

@@ -23,7 +23,8 @@ from lmuq.generation import generate_sample_sets
 from lmuq.grading import grade_question
 from lmuq.storage.files import write_jsonl, write_table
 from lmuq.types import SamplingParams
-from lmuq.uq.whitebox import DEFAULT_WHITEBOX_SCORERS, score_sample_sets
+from lmuq.uq.scorer import UQScorer
+from lmuq.uq.whitebox import DEFAULT_WHITEBOX_SCORERS
 
 __all__ = ["DemoConfig", "DemoResult", "blackbox_scorers_for", "run_demo"]
 
@@ -100,23 +101,8 @@ def blackbox_scorers_for(nli_model: str | None) -> tuple[str, ...]:
     return NLI_BLACKBOX if nli_model else NLI_FREE_BLACKBOX
 
 
-def _blackbox(cfg: DemoConfig, sets, echo):
-    from lmuq.uq.blackbox import BlackBoxUQ
-
-    equivalence = "nli" if cfg.nli_model else "normalized_match"
-    echo(
-        "Black-box scorers with "
-        f"{'NLI model ' + cfg.nli_model if cfg.nli_model else 'no NLI model'}"
-        f" (semantic clustering: {equivalence})"
-    )
-    # The judged answer stays the greedy one (use_best=False), as for the white-box scorers.
-    bbuq = BlackBoxUQ(
-        scorers=list(blackbox_scorers_for(cfg.nli_model)),
-        use_best=False,
-        nli_model_name=cfg.nli_model,
-        equivalence=equivalence,
-    )
-    return bbuq.score_sample_sets(sets), equivalence
+def _equivalence(cfg: DemoConfig) -> str:
+    return "nli" if cfg.nli_model else "normalized_match"
 
 
 def _backend(cfg: DemoConfig):
@@ -204,26 +190,28 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
         )
     timings["generate_s"] = time.perf_counter() - t0
 
+    equivalence = _equivalence(cfg)
+    black = list(blackbox_scorers_for(cfg.nli_model)) if cfg.blackbox else []
+    if black:
+        echo(
+            "Black-box scorers with "
+            f"{'NLI model ' + cfg.nli_model if cfg.nli_model else 'no NLI model'}"
+            f" (semantic clustering: {equivalence})"
+        )
     t0 = time.perf_counter()
-    result = score_sample_sets(sets, cfg.scorers, on_error="nan")
+    # The judged answer stays the greedy one (use_best=False), for every family alike.
+    scorer = UQScorer(
+        [*cfg.scorers, *black],
+        nli_model_name=cfg.nli_model,
+        equivalence=equivalence,
+        use_best=False,
+    )
+    result = scorer.score(sets)
     timings["score_s"] = time.perf_counter() - t0
-    labels = {name: name for name in result.scorers}
-    if cfg.blackbox:
-        t0 = time.perf_counter()
-        bb, equivalence = _blackbox(cfg, sets, echo)
-        timings["blackbox_score_s"] = time.perf_counter() - t0
-        for col, values in bb.columns.items():
-            if col == "score_errors":
-                for mine, theirs in zip(result.columns["score_errors"], values, strict=True):
-                    mine.update(theirs)
-            elif col not in result.columns:
-                result.columns[col] = values
-        result.scorers.extend(bb.scorers)
-        result.metadata.update(bb.metadata)
-        for name in bb.scorers:
-            labels[name] = (
-                f"{name}[{equivalence}]" if name in _CLUSTERED and equivalence != "nli" else name
-            )
+    labels = {
+        name: f"{name}[{equivalence}]" if name in _CLUSTERED and equivalence != "nli" else name
+        for name in result.scorers
+    }
 
     correct = np.array(
         [grade_question(ss.answer.text, q) for ss, q in zip(sets, questions, strict=True)]

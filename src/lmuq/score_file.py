@@ -26,14 +26,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from lmuq.codec import sample_set_from_record
 from lmuq.scoring.context import Equivalence
-from lmuq.scoring.whitebox import WHITEBOX_SCORERS
-from lmuq.types import Generation, SampleSet
-from lmuq.uq.blackbox import BlackBoxUQ
+from lmuq.uq.scorer import UQScorer
 
 __all__ = ["ScoreFileSummary", "read_records", "score_jsonl"]
-
-_KNOWN = {"prompt", "response", "sampled_responses", "logprobs", "sampled_logprobs"}
 
 
 @dataclass(frozen=True)
@@ -65,29 +62,6 @@ def read_records(path: str | Path, chunk_size: int) -> Iterator[list[tuple[int, 
         yield chunk
 
 
-def _sample_set(lineno: int, rec: dict[str, Any]) -> SampleSet:
-    where = f"line {lineno}"
-    response, samples = rec.get("response"), rec.get("sampled_responses")
-    if not isinstance(response, str):
-        raise ValueError(f"{where}: 'response' must be a string")
-    if not isinstance(samples, list) or not samples or not all(isinstance(s, str) for s in samples):
-        raise ValueError(f"{where}: 'sampled_responses' must be a non-empty list of strings")
-    prompt = rec.get("prompt", "")
-    if not isinstance(prompt, str):
-        raise ValueError(f"{where}: 'prompt' must be a string")
-    sample_lps = rec.get("sampled_logprobs")
-    if sample_lps is not None and (
-        not isinstance(sample_lps, list) or len(sample_lps) != len(samples)
-    ):
-        raise ValueError(f"{where}: 'sampled_logprobs' needs one list per sampled response")
-    answer = Generation(response, logprobs=rec.get("logprobs"))
-    gens = [
-        Generation(s, logprobs=None if sample_lps is None else sample_lps[j])
-        for j, s in enumerate(samples)
-    ]
-    return SampleSet(prompt, answer, gens)
-
-
 def score_jsonl(
     input_path: str | Path,
     output_path: str | Path,
@@ -110,21 +84,14 @@ def score_jsonl(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     scorers = list(scorers)
-    black = [s for s in scorers if s not in WHITEBOX_SCORERS]
-    white = [s for s in scorers if s in WHITEBOX_SCORERS]
-    bbuq = (
-        BlackBoxUQ(
-            scorers=black,
-            use_best=use_best,
-            nli_model_name=nli_model,
-            equivalence=equivalence,
-            strict_entailment=strict_entailment,
-            condition_on_question=condition_on_question,
-        )
-        if black
-        else None
+    scorer = UQScorer(
+        scorers,
+        use_best=use_best,
+        nli_model_name=nli_model,
+        equivalence=equivalence,
+        strict_entailment=strict_entailment,
+        condition_on_question=condition_on_question,
     )
-    from lmuq.uq.scoring import score_sample_sets
 
     out = Path(output_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -135,24 +102,10 @@ def score_jsonl(
         tqdm(desc="Scoring", unit="row", disable=not progress) as bar,
     ):
         for chunk in read_records(input_path, chunk_size):
-            sets = [_sample_set(lineno, rec) for lineno, rec in chunk]
-            columns: dict[str, list] = {}
-            row_errors: list[dict[str, str]] = [{} for _ in sets]
-            if bbuq is not None:
-                res = bbuq.score_sample_sets(sets)
-                if use_best:  # the input's own response stays; the judged one is added
-                    columns["best_response"] = res.columns["response"]
-                _merge(columns, row_errors, res.columns)
-            if white:
-                res = score_sample_sets(sets, white, on_error="nan")
-                _merge(columns, row_errors, res.columns)
-            for i, (_, rec) in enumerate(chunk):
-                line = {
-                    **rec,
-                    **{k: _clean(v[i]) for k, v in columns.items()},
-                    "score_errors": row_errors[i],
-                }
-                errors += bool(row_errors[i])
+            sets = [sample_set_from_record(rec, f"line {lineno}") for lineno, rec in chunk]
+            for (_, rec), fields in zip(chunk, scorer.score(sets).score_fields(), strict=True):
+                line = {**rec, **{k: _clean(v) for k, v in fields.items()}}
+                errors += bool(fields["score_errors"])
                 fh.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
             fh.flush()
             rows += len(chunk)
@@ -162,17 +115,6 @@ def score_jsonl(
         raise ValueError(f"{input_path} has no records")
     tmp.replace(out)
     return ScoreFileSummary(rows=rows, output=out, scorers=scorers, rows_with_errors=errors)
-
-
-def _merge(
-    columns: dict[str, list], row_errors: list[dict[str, str]], new: dict[str, list]
-) -> None:
-    for key, values in new.items():
-        if key == "score_errors":
-            for mine, theirs in zip(row_errors, values, strict=True):
-                mine.update(theirs)
-        elif key not in _KNOWN:
-            columns[key] = values
 
 
 def _clean(value: Any) -> Any:

@@ -178,12 +178,20 @@ class SampleSet:
 
     Attribute names follow LUQ's ``LLMSamples`` (``.samples``, ``.answer``, ``.params``) so
     code written against LUQ reads it unchanged.
+
+    Attributes:
+        prompt: the prompt (question) the responses answer.
+        answer: the response being judged.
+        samples: the sampled responses it is compared with.
+        params: how the set was drawn (see :func:`lmuq.generation.sample_set_params`).
+        reference: a reference answer, for scorers that grade against one (an LLM judge).
     """
 
     prompt: str
     answer: Generation
     samples: list[Generation]
     params: dict[str, Any] = field(default_factory=dict)
+    reference: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str):
@@ -195,6 +203,10 @@ class SampleSet:
             if not isinstance(s, Generation):
                 raise TypeError(f"SampleSet.samples[{i}] must be a Generation, got {type(s)}")
         object.__setattr__(self, "samples", samples)
+        if self.reference is not None and not isinstance(self.reference, str):
+            raise TypeError(
+                f"SampleSet.reference must be a str or None, got {type(self.reference).__name__}"
+            )
 
     def __len__(self) -> int:
         return len(self.samples)

@@ -55,6 +55,11 @@ class LangChainBackend(SyncFromAsync):
         logprobs: ask the provider for log-probs. ``None`` (default) asks only models that
             have a ``logprobs`` field (e.g. ``ChatOpenAI``), through a copy of the model.
         top_logprobs: alternatives per token asked for alongside ``logprobs``.
+        use_n: draw several samples of a prompt in one call through the model's ``n``
+            field (UQLM's ``use_n_param``; e.g. ``ChatOpenAI``). A model without an ``n``
+            field is refused; a call that returns fewer generations than asked has the rest
+            drawn one call each.
+        max_n: the most samples asked of one call with ``use_n``.
     """
 
     def __init__(
@@ -68,13 +73,24 @@ class LangChainBackend(SyncFromAsync):
         retry: RetryPolicy | None = None,
         logprobs: bool | None = None,
         top_logprobs: int = 5,
+        use_n: bool = False,
+        max_n: int = 128,
     ) -> None:
         require("langchain_core", "langchain", "LangChain chat models")
         if not is_langchain_chat_model(model):
             raise TypeError(f"model must be a LangChain BaseChatModel, got {type(model).__name__}")
         if not isinstance(top_logprobs, int) or top_logprobs < 0:
             raise ValueError(f"top_logprobs must be an int >= 0, got {top_logprobs!r}")
+        if use_n and "n" not in getattr(type(model), "model_fields", {}):
+            raise ValueError(
+                f"use_n=True needs a chat model with an 'n' field (e.g. ChatOpenAI); "
+                f"{type(model).__name__} has none"
+            )
+        if not isinstance(max_n, int) or max_n < 1:
+            raise ValueError(f"max_n must be an int >= 1, got {max_n!r}")
         self.model = model
+        self.use_n = use_n
+        self.max_n = max_n
         self.system_prompt = system_prompt
         self.logprobs = logprobs
         self.top_logprobs = top_logprobs
@@ -106,10 +122,10 @@ class LangChainBackend(SyncFromAsync):
         """Counters over every call this backend has made (attempts, retries, failures)."""
         return self.runner.stats
 
-    def _configured(self, params: SamplingParams) -> Any:
+    def _configured(self, params: SamplingParams, n: int = 1) -> Any:
         """The model with this call's settings, as a copy or a binding (never in place)."""
         fields = getattr(type(self.model), "model_fields", {})
-        update: dict[str, Any] = {}
+        update: dict[str, Any] = {"n": n} if n > 1 else {}
         bind: dict[str, Any] = {}
         (update if "temperature" in fields else bind)["temperature"] = params.temperature
         if params.top_p is not None and "top_p" in fields:
@@ -143,13 +159,26 @@ class LangChainBackend(SyncFromAsync):
         check_generate_args(prompts, n)
         model = self._configured(params)
         top_k = self.top_logprobs
+        per_call = min(n, self.max_n) if self.use_n else 1
 
         async def call(job: CallJob) -> list[Generation]:
-            msg = await model.ainvoke(self._messages(job.prompt))
-            return [_to_generation(msg, params, top_k)]
+            if job.count == 1:
+                msg = await model.ainvoke(self._messages(job.prompt))
+                return [_to_generation(msg, params, top_k)]
+            from langchain_core.messages import convert_to_messages
+
+            many = self._configured(params, job.count)
+            result = await many.agenerate([convert_to_messages(self._messages(job.prompt))])
+            return [_to_generation(g.message, params, top_k) for g in result.generations[0]]
 
         return await self.runner.run(
-            prompts, params, n, call, progress=progress, on_result=on_result
+            prompts,
+            params,
+            n,
+            call,
+            samples_per_call=per_call,
+            progress=progress,
+            on_result=on_result,
         )
 
 

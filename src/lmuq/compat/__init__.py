@@ -1,1 +1,6 @@
-"""Front doors that keep peer libraries' names (LUQ now; UQLM in lmuq.uq)."""
+"""The peers' front doors on lmuq's core: port a notebook by changing only its imports.
+
+* :mod:`lmuq.compat.uqlm` — UQLM's ``BlackBoxUQ``;
+* :mod:`lmuq.compat.luq` — LUQ's ``HFLLMWrapper``, ``generate_n_samples_and_answer`` and
+  estimators.
+"""

@@ -5,13 +5,12 @@ The rows are those of :func:`lmuq.score_file.score_jsonl` (``prompt``, ``respons
 passed through). :func:`score_dataset_on_ray` maps them with
 ``ray.data.Dataset.map_batches`` onto an actor pool of :class:`BatchScorer`:
 
-* each actor builds **one** :class:`~lmuq.uq.blackbox.BlackBoxUQ`, so the NLI and embedding
+* each actor builds **one** :class:`~lmuq.uq.scorer.UQScorer`, so the NLI and embedding
   models load once per actor, not once per batch;
-* each call scores a whole pandas batch with ``BlackBoxUQ.score_sample_sets``, so the
-  scoring loop's cross-row batching (one embedding call for every distinct text, NLI pairs
-  batched across prompts) works inside the batch, exactly as on a chunk of the local path;
-* white-box scorers go through :func:`lmuq.uq.scoring.score_sample_sets`, as in
-  ``score_jsonl``; the results equal the local path's row by row.
+* each call scores a whole pandas batch with it, so the scoring engine's cross-row batching
+  (one embedding call for every distinct text, NLI pairs batched across prompts) works
+  inside the batch, exactly as on a chunk of ``score_jsonl``; the results equal the local
+  path's row by row.
 
 Output columns: the input columns, one float64 column per scorer (NaN where undefined),
 the scorers' raw-value columns (float64), ``best_response`` when ``use_best`` is on, and
@@ -22,7 +21,7 @@ Models are built **inside each actor**: pass ``nli_factory`` / ``embedder_factor
 (picklable zero-argument callables, e.g. a class, a module-level function,
 ``functools.partial``, :class:`NLIFactory`, :class:`EmbedderFactory`) in ``blackbox_kwargs``
 rather than ready model objects, which would be pickled to every actor. Without them the
-actor builds BlackBoxUQ's defaults (``nli_model_name``, the packaged MiniLM).
+actor builds the defaults (``nli_model_name``, the packaged MiniLM).
 
 Memory stays bounded: Ray Data streams blocks through the pool (nothing is materialised on
 the driver unless you ask for a DataFrame), and each actor's in-memory NLI / embedding
@@ -46,11 +45,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from lmuq.codec import INPUT_FIELDS, plain, sample_set_from_record
 from lmuq.extras import require
-from lmuq.scoring.whitebox import WHITEBOX_SCORERS
-from lmuq.types import Generation, SampleSet
-from lmuq.uq.blackbox import BlackBoxUQ
-from lmuq.uq.scoring import get_scorer, score_sample_sets
+from lmuq.scoring.registry import resolve_scorers
+from lmuq.uq.scorer import UQScorer
 
 if TYPE_CHECKING:
     import ray.data
@@ -68,11 +66,8 @@ __all__ = [
 #: Default bound on each actor's in-memory NLI pairs and embeddings (each, entries).
 DEFAULT_CACHE_LIMIT = 50_000
 
-# Input fields the scoring loop reads; result columns of these names are not copied back.
-_INPUT_FIELDS = frozenset(
-    {"prompt", "response", "sampled_responses", "logprobs", "sampled_logprobs"}
-)
 _FACTORIES = {"nli_factory": "nli_model", "embedder_factory": "embedder"}
+_SCORER_OPTIONS = frozenset(inspect.signature(UQScorer).parameters) - {"scorers", "on_error"}
 
 
 # ---------------------------------------------------------------------------- factories
@@ -140,18 +135,27 @@ def _check_scorers(scorers: Sequence[str]) -> list[str]:
     names = list(scorers)
     if not names:
         raise ValueError("scorers is empty: name at least one scorer")
-    for name in names:
-        get_scorer(name)
+    resolve_scorers(names)
     return names
 
 
 def _blackbox_kwargs(blackbox_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
-    """BlackBoxUQ keyword arguments with lmuq's file-scoring default ``use_best=False``."""
+    """:class:`~lmuq.uq.scorer.UQScorer` options (BlackBoxUQ's ``bleurt_model`` is read as
+    ``bleurt``), with file scoring's default ``use_best=False``."""
     if blackbox_kwargs is None:
         blackbox_kwargs = {}
     if not isinstance(blackbox_kwargs, Mapping):
         raise TypeError(f"blackbox_kwargs must be a dict, got {type(blackbox_kwargs).__name__}")
     kwargs = {"use_best": False, **blackbox_kwargs}
+    if "bleurt_model" in kwargs:
+        kwargs["bleurt"] = kwargs.pop("bleurt_model")
+    unknown = sorted(set(kwargs) - _SCORER_OPTIONS - set(_FACTORIES) - {"scorers", "llm"})
+    if unknown:
+        raise ValueError(
+            f"blackbox_kwargs has options Ray scoring does not take: {unknown}; it takes "
+            f"{sorted(_SCORER_OPTIONS | set(_FACTORIES))} (responses are scored as given: "
+            "postprocess them before)"
+        )
     for key in ("scorers", "llm"):
         if key in kwargs:
             raise ValueError(
@@ -178,9 +182,9 @@ class BatchScorer:
     It can also be used directly, without Ray, on a DataFrame.
 
     Args:
-        scorers: scorer names (black- and white-box, as ``score_jsonl``).
-        blackbox_kwargs: keyword arguments of :class:`~lmuq.uq.blackbox.BlackBoxUQ`
-            (``equivalence``, ``nli_model_name``, ``strict_entailment``, ...), plus
+        scorers: scorer names (any family, as ``score_jsonl``).
+        blackbox_kwargs: options of :class:`~lmuq.uq.scorer.UQScorer` (``equivalence``,
+            ``nli_model_name``, ``strict_entailment``, ...; BlackBoxUQ's names), plus
             ``nli_factory`` / ``embedder_factory``: zero-argument callables called here,
             once, whose results become ``nli_model=`` / ``embedder=``. ``use_best``
             defaults to False, as in ``score_jsonl``: the input's response is the one judged.
@@ -203,11 +207,9 @@ class BatchScorer:
         for factory, target in _FACTORIES.items():
             if factory in kwargs:
                 kwargs[target] = kwargs.pop(factory)()
-        self.black = [s for s in self.scorers if s not in WHITEBOX_SCORERS]
-        self.white = [s for s in self.scorers if s in WHITEBOX_SCORERS]
-        self.bbuq = BlackBoxUQ(scorers=self.black, **kwargs) if self.black else None
+        self.uq = UQScorer(self.scorers, **kwargs)
         self._float_columns = frozenset(
-            [*self.scorers, *(raw for s in self.scorers for raw in get_scorer(s).raw_columns)]
+            [*self.scorers, *(raw for s in self.uq.specs for raw in s.raw_columns)]
         )
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
@@ -219,24 +221,21 @@ class BatchScorer:
             out["score_errors"] = pd.Series([], dtype=object)
             return out
         records = out.to_dict("records")
-        sets = [_sample_set(rec, _where(rec, i)) for i, rec in enumerate(records)]
-        columns: dict[str, list] = {}
-        errors: list[dict[str, str]] = [{} for _ in sets]
-        if self.bbuq is not None:
-            res = self.bbuq.score_sample_sets(sets)
-            if self.bbuq.use_best:  # the input's own response stays; the judged one is added
-                columns["best_response"] = res.columns["response"]
-            _merge(columns, errors, res.columns)
-        if self.white:
-            _merge(columns, errors, score_sample_sets(sets, self.white, on_error="nan").columns)
-        for key, values in columns.items():
+        sets = [sample_set_from_record(rec, _where(rec, i)) for i, rec in enumerate(records)]
+        fields = self.uq.score(sets).score_fields()
+        for key in fields[0]:
+            if key == "score_errors" or key in INPUT_FIELDS:
+                continue
+            values = [f[key] for f in fields]
             if key in self._float_columns:
                 out[key] = np.array(
                     [math.nan if v is None else v for v in values], dtype=np.float64
                 )
             else:
                 out[key] = pd.Series(values, index=out.index, dtype=_dtype(values))
-        out["score_errors"] = [json.dumps(e, sort_keys=True, ensure_ascii=False) for e in errors]
+        out["score_errors"] = [
+            json.dumps(f["score_errors"], sort_keys=True, ensure_ascii=False) for f in fields
+        ]
         self._after_batch()
         return out
 
@@ -249,7 +248,7 @@ class BatchScorer:
             info["nli_hits"] = int(getattr(nli, "hits", 0))
             info["nli_misses"] = int(getattr(nli, "misses", 0))
         if embedder is not None:
-            store = getattr(embedder, "_cache", None)
+            store = getattr(embedder, "cache", None)
             info["embeddings_cached"] = len(store) if store is not None else 0
             info["embedding_texts_encoded"] = int(getattr(embedder, "texts_encoded", 0))
             if hasattr(store, "hits"):
@@ -258,17 +257,14 @@ class BatchScorer:
         return info
 
     def _statistics(self) -> tuple[Any, Any]:
-        # BlackBoxUQ builds its NLI cache and embedder lazily and keeps them privately.
-        if self.bbuq is None:
-            return None, None
-        return getattr(self.bbuq, "_nli", None), getattr(self.bbuq, "_embedder", None)
+        return self.uq.statistics.nli, self.uq.statistics.embedder
 
     def _after_batch(self) -> None:
         """Flush persistent caches; empty in-memory caches beyond ``cache_limit``."""
         from lmuq.statistics.nli import CachedNLI
 
         nli, embedder = self._statistics()
-        store = getattr(embedder, "_cache", None)
+        store = getattr(embedder, "cache", None)
         flush = getattr(store, "flush", None)
         if callable(flush):
             flush()
@@ -287,19 +283,6 @@ def _is_missing(value: Any) -> bool:
     if value is None or value is pd.NA:
         return True
     return isinstance(value, float) and math.isnan(value)
-
-
-def _plain(value: Any) -> Any:
-    """Numpy arrays (Arrow list cells) as Python lists, recursively; missing as None."""
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()] if value.dtype == object else value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if _is_missing(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _with_nulls(batch: pd.DataFrame) -> pd.DataFrame:
@@ -323,43 +306,7 @@ def _dtype(values: list) -> Any:
 
 def _where(rec: Mapping[str, Any], i: int) -> str:
     ident = rec.get("id")
-    return f"batch row {i}" + ("" if _is_missing(ident) else f" (id={_plain(ident)!r})")
-
-
-def _sample_set(rec: Mapping[str, Any], where: str) -> SampleSet:
-    """One record as a SampleSet, with the checks of ``score_jsonl``."""
-    response = _plain(rec.get("response"))
-    samples = _plain(rec.get("sampled_responses"))
-    if not isinstance(response, str):
-        raise ValueError(f"{where}: 'response' must be a string")
-    if not isinstance(samples, list) or not samples or not all(isinstance(s, str) for s in samples):
-        raise ValueError(f"{where}: 'sampled_responses' must be a non-empty list of strings")
-    prompt = _plain(rec.get("prompt"))
-    prompt = "" if prompt is None else prompt
-    if not isinstance(prompt, str):
-        raise ValueError(f"{where}: 'prompt' must be a string")
-    sample_lps = _plain(rec.get("sampled_logprobs"))
-    if sample_lps is not None and (
-        not isinstance(sample_lps, list) or len(sample_lps) != len(samples)
-    ):
-        raise ValueError(f"{where}: 'sampled_logprobs' needs one list per sampled response")
-    answer = Generation(response, logprobs=_plain(rec.get("logprobs")))
-    gens = [
-        Generation(s, logprobs=None if sample_lps is None else sample_lps[j])
-        for j, s in enumerate(samples)
-    ]
-    return SampleSet(prompt, answer, gens)
-
-
-def _merge(
-    columns: dict[str, list], row_errors: list[dict[str, str]], new: Mapping[str, list]
-) -> None:
-    for key, values in new.items():
-        if key == "score_errors":
-            for mine, theirs in zip(row_errors, values, strict=True):
-                mine.update(theirs)
-        elif key not in _INPUT_FIELDS:
-            columns[key] = values
+    return f"batch row {i}" + ("" if _is_missing(ident) else f" (id={plain(ident)!r})")
 
 
 # ---------------------------------------------------------------------------- Ray
@@ -419,7 +366,7 @@ def score_dataset_on_ray(
         concurrency: actors in the pool (or ``(min, max)`` for an autoscaling pool); each
             holds its own models.
         num_cpus_per_actor, num_gpus_per_actor: resources each actor reserves (with a GPU,
-            BlackBoxUQ's default device resolves to CUDA inside the actor).
+            the default device resolves to CUDA inside the actor).
         cache_limit: per-actor bound on in-memory cache entries (see :class:`BatchScorer`).
         preserve_order: keep the input's row order (sets the execution option on the
             dataset's context, which Ray shares with the dataset it derives from).
@@ -432,9 +379,8 @@ def score_dataset_on_ray(
     rd = _ray_data()
     scorers = _check_scorers(scorers)
     kwargs = _blackbox_kwargs(blackbox_kwargs)
-    black = [s for s in scorers if s not in WHITEBOX_SCORERS]
-    if black:  # validate BlackBoxUQ's options on the driver, without loading any model
-        BlackBoxUQ(scorers=black, **{k: v for k, v in kwargs.items() if k not in _FACTORIES})
+    # Validate the options on the driver, without loading any model.
+    UQScorer(scorers, **{k: v for k, v in kwargs.items() if k not in _FACTORIES})
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     if isinstance(concurrency, tuple):

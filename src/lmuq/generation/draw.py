@@ -47,6 +47,7 @@ __all__ = [
     "Cell",
     "DrawFailureWarning",
     "GenerationFailedError",
+    "RowInvariantError",
     "adraw",
     "adraw_cells",
     "all_cells",
@@ -69,6 +70,11 @@ Cell = tuple[int, str, int]
 Sink = Callable[[list[tuple[int, str, int, Generation]]], object]
 #: What to do when some generations failed: warn (default), raise, or say nothing.
 OnFailure = Literal["warn", "raise", "ignore"]
+
+
+class RowInvariantError(RuntimeError, ValueError):
+    """A backend returned other rows than it was asked for (its contract is one row of
+    ``n`` generations per prompt, in prompt order); nothing of that call is used."""
 
 
 class DrawFailureWarning(RuntimeWarning):
@@ -234,12 +240,13 @@ class _Collector:
 def _checked(out: Any, call: _Call, name: str, n_prompts: int) -> list[list[Generation]]:
     if not isinstance(out, list) or len(out) != n_prompts:
         got = len(out) if isinstance(out, list) else type(out).__name__
-        raise RuntimeError(
-            f"backend {name!r} broke the row invariant: expected {n_prompts} rows of "
-            f"{call.count}, got {got}"
+        raise RowInvariantError(
+            f"backend {name!r} broke the row invariant: it returned {got} rows for "
+            f"{n_prompts} prompts (expected {n_prompts} rows of {call.count}); the "
+            "GenerationBackend contract is one row per prompt"
         )
     if any(not isinstance(row, list) or len(row) != call.count for row in out):
-        raise RuntimeError(
+        raise RowInvariantError(
             f"backend {name!r} broke the row invariant: expected {n_prompts} rows of "
             f"{call.count}, got {[len(r) if isinstance(r, list) else r for r in out]}"
         )

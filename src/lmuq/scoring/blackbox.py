@@ -19,11 +19,19 @@ from lmuq.scoring.functional import consistency as CF
 from lmuq.scoring.functional import nli_scores as NF
 from lmuq.scoring.functional import semantic as SF
 from lmuq.scoring.spec import ScorerSpec, ScoreValue
+from lmuq.statistics.nli import CONTRADICTION, ENTAILMENT
 from lmuq.types import SampleSet, check_logprobs
 
-__all__ = ["BLACKBOX_SCORERS", "NLI_SCORERS", "response_clusters"]
+__all__ = [
+    "BLACKBOX_SCORERS",
+    "CLUSTER_ONLY",
+    "NLI_SCORERS",
+    "SPECS",
+    "judged_response_index",
+    "response_clusters",
+]
 
-_E, _C = 0, 2
+_E, _C = ENTAILMENT, CONTRADICTION
 
 
 def _responses(ss: SampleSet) -> list[str]:
@@ -99,10 +107,19 @@ def response_clusters(ss: SampleSet, ctx: ScoringContext) -> list[int]:
     return SF.cluster_responses(len(texts), _equivalence(ctx, ss, texts))
 
 
+def judged_response_index(ss: SampleSet, ctx: ScoringContext) -> int:
+    """Which of [answer, samples...] the consistency scorers judge: 0 (the answer), or with
+    ``ctx.use_best`` a member of the largest semantic cluster
+    (:func:`~lmuq.scoring.functional.semantic.largest_cluster_member`)."""
+    if not ctx.use_best or not ss.samples:
+        return 0
+    return SF.largest_cluster_member(response_clusters(ss, ctx))
+
+
 def _focus(ss: SampleSet, ctx: ScoringContext) -> tuple[int, str, list[str]]:
     """(index of the judged response in R, its text, the other responses)."""
     texts = _responses(ss)
-    best = SF.largest_cluster_member(response_clusters(ss, ctx)) if ctx.use_best else 0
+    best = judged_response_index(ss, ctx)
     return best, texts[best], texts[:best] + texts[best + 1 :]
 
 
@@ -116,12 +133,14 @@ def _embed(ctx: ScoringContext, texts: list[str]) -> np.ndarray:
 # ----------------------------------------------------------------------------- scorers
 
 
-def _exact_match(normalizer: Callable[[str], str] | None):
-    def compute(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
-        _, answer, others = _focus(ss, ctx)
-        return ScoreValue(CF.exact_match_rate(answer, others, normalizer=normalizer))
+def _exact_match(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+    _, answer, others = _focus(ss, ctx)
+    return ScoreValue(CF.exact_match_rate(answer, others, normalizer=ctx.exact_match_normalizer))
 
-    return compute
+
+def _exact_match_raw(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+    _, answer, others = _focus(ss, ctx)
+    return ScoreValue(CF.exact_match_rate(answer, others, normalizer=None))
 
 
 def _nli_pairwise(kind: str):
@@ -247,6 +266,7 @@ def _spec(
 ):
     return ScorerSpec(
         name=name,
+        family="black-box",
         needs=frozenset(needs),
         raw_direction=raw_dir,
         raw_range=raw_range,
@@ -259,12 +279,12 @@ def _spec(
 
 
 _INF = math.inf
-_SPECS = [
+SPECS = [
     _spec(
         "exact_match",
         {"samples"},
-        _exact_match(CF.normalize_answer),
-        "(1/m) Σ_j 1[norm(y) = norm(ỹ_j)], norm = normalize_answer",
+        _exact_match,
+        "(1/m) Σ_j 1[norm(y) = norm(ỹ_j)], norm = normalize_answer (or exact_match_normalizer)",
         "Cole et al. 2023; UQLM exact_match (which compares raw strings)",
         "Share of samples equal to the answer after normalisation "
         "(case, spaces, punctuation, numbers).",
@@ -272,7 +292,7 @@ _SPECS = [
     _spec(
         "exact_match_raw",
         {"samples"},
-        _exact_match(None),
+        _exact_match_raw,
         "(1/m) Σ_j 1[y = ỹ_j] on raw strings",
         "UQLM exact_match",
         "Share of samples identical to the answer, character for character (UQLM's behaviour).",
@@ -415,6 +435,8 @@ _SPECS = [
     ),
 ]
 
-BLACKBOX_SCORERS: dict[str, ScorerSpec] = {s.name: s for s in _SPECS}
+BLACKBOX_SCORERS: dict[str, ScorerSpec] = {s.name: s for s in SPECS}
 #: Scorers whose values depend on NLI (directly, or through NLI-based clustering).
-NLI_SCORERS = frozenset(s.name for s in _SPECS if "nli" in s.needs)
+NLI_SCORERS = frozenset(s.name for s in SPECS if "nli" in s.needs)
+#: Scorers that read NLI only through clustering (so a non-NLI equivalence replaces it).
+CLUSTER_ONLY = frozenset({"semantic_negentropy", "semantic_sets_confidence", "semantic_entropy"})

@@ -1,17 +1,22 @@
-"""What scorers may read besides the sample set: shared statistics and clustering options.
+"""What scorers may read besides the sample set: shared statistics and scoring options.
 
 An orchestrator builds one :class:`ScoringContext` per scoring run; scorers only read it.
-The heavy objects (NLI model, sentence embedder, BERTScore encoder) are shared by every
-scorer that needs them and cache their results by content.
+The heavy objects (NLI model, sentence embedder, BERTScore encoder, judge models) are shared
+by every scorer that needs them and cache their results by content. In *planning* mode
+(:meth:`ScoringContext.planning`) a lookup that misses raises
+:class:`~lmuq.statistics.missing.MissingStatistics` instead of computing, so that the
+scoring engine can batch the work of every row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from lmuq.types import SampleSet
+from lmuq.scoring.functional.consistency import normalize_answer
+from lmuq.statistics.judges import ForcedLogprobs, JudgeReplies
+from lmuq.types import Generation, SampleSet, SamplingParams
 
 __all__ = ["Equivalence", "ScoringContext"]
 
@@ -39,9 +44,15 @@ class ScoringContext:
         embedding_threshold: cosine threshold of the "embedding" equivalence.
         use_best: judge the largest semantic cluster's member instead of the original
             answer (UQLM's ``use_best``).
-        exact_match_normalizer: applied to both sides before exact comparison
-            (None = raw strings, UQLM's behaviour).
-        compute_nli: False makes NLI lookups raise ``MissingPairs`` (the batching driver).
+        exact_match_normalizer: what ``exact_match`` applies to both sides before comparing
+            (default :func:`~lmuq.scoring.functional.consistency.normalize_answer`; None
+            compares raw strings, UQLM's behaviour, as ``exact_match_raw`` always does).
+        judge: the default judge of the judged scorers (any lmuq backend; a judged scorer
+            made with its own judge uses that one).
+        judge_replies / forced_logprobs: the judges' replies and teacher-forced log-probs,
+            drawn once per prompt (:mod:`lmuq.statistics.judges`).
+        compute_statistics: False is planning mode (lookups that miss raise
+            ``MissingStatistics``).
     """
 
     nli: Any = None
@@ -53,8 +64,11 @@ class ScoringContext:
     equivalence: Equivalence = "nli"
     embedding_threshold: float = 0.9
     use_best: bool = False
-    exact_match_normalizer: Callable[[str], str] | None = None
-    compute_nli: bool = True
+    exact_match_normalizer: Callable[[str], str] | None = normalize_answer
+    judge: Any = None
+    judge_replies: JudgeReplies = field(default_factory=JudgeReplies)
+    forced_logprobs: ForcedLogprobs = field(default_factory=ForcedLogprobs)
+    compute_statistics: bool = True
 
     def __post_init__(self) -> None:
         if self.equivalence not in ("nli", "normalized_match", "numeric", "embedding"):
@@ -68,8 +82,28 @@ class ScoringContext:
             )
 
     def planning(self) -> ScoringContext:
-        """The same context in non-computing NLI mode (for the batching driver)."""
-        return replace(self, compute_nli=False)
+        """The same context (same caches) in planning mode, for the scoring engine."""
+        return replace(self, compute_statistics=False)
+
+    def judge_for(self, judge: Any, scorer: str) -> Any:
+        """``judge``, else the context's judge; an error naming what to pass if neither."""
+        chosen = judge if judge is not None else self.judge
+        if chosen is None:
+            raise ValueError(
+                f"{scorer} needs a judge model, and none is configured: pass judge= (any lmuq "
+                "backend; for P(True) usually the model that answered)"
+            )
+        return chosen
+
+    def judge_reply(self, judge: Any, params: SamplingParams, prompt: str) -> Generation:
+        """The judge's reply to ``prompt`` decoded with ``params`` (drawn once)."""
+        return self.judge_replies.lookup(judge, params, prompt, compute=self.compute_statistics)
+
+    def forced_logprob(self, judge: Any, prompt: str, continuation: str) -> float:
+        """log p(continuation | prompt) under a local judge (computed once)."""
+        return self.forced_logprobs.lookup(
+            judge, prompt, continuation, compute=self.compute_statistics
+        )
 
     def view(self, ss: SampleSet):
         """The NLI lookup for ``ss``'s prompt."""
@@ -83,5 +117,7 @@ class ScoringContext:
         from lmuq.statistics.nli_view import NLIView
 
         return NLIView(
-            self.nli, ss.prompt if self.condition_on_question else None, compute=self.compute_nli
+            self.nli,
+            ss.prompt if self.condition_on_question else None,
+            compute=self.compute_statistics,
         )

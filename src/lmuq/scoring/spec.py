@@ -1,9 +1,10 @@
-"""What every scorer declares: its name, inputs, direction and range, and its paper.
+"""What every scorer declares: its name, family, inputs, direction and range, and its paper.
 
 One convention across lmuq: the result column named after a scorer holds a *confidence* in
 [0, 1] (higher = more likely correct). A scorer whose natural value lives elsewhere (an
 entropy in nats, a perplexity) reports it as ``raw`` in extra columns named in
-``raw_columns``, and documents the monotone map it uses to get the confidence.
+``raw_columns``, and documents the monotone map it uses to get the confidence
+(``confidence_map``). The README's scorer tables are generated from these declarations.
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ from typing import Any, Literal
 
 from lmuq.types import SampleSet
 
-__all__ = ["ScoreValue", "ScorerSpec"]
+__all__ = ["FAMILIES", "Family", "Needs", "ScoreValue", "ScorerSpec"]
+
+#: The scorer families, in the order the docs list them.
+Family = Literal["white-box", "black-box", "judged"]
+FAMILIES: tuple[Family, ...] = ("white-box", "black-box", "judged")
 
 Needs = Literal[
+    "answer",
     "answer_logprobs",
     "answer_top_logprobs",
     "sample_logprobs",
@@ -25,15 +31,27 @@ Needs = Literal[
     "embeddings",
     "bertscore",
     "bleurt",
+    "judge",
 ]
 
 
 @dataclass(frozen=True)
 class ScoreValue:
-    """A scorer's output for one prompt: the confidence and any raw values by column name."""
+    """A scorer's output for one prompt.
+
+    Attributes:
+        confidence: in [0, 1]; NaN when there is none (then ``error`` says why).
+        raw: raw values by column name (see ``ScorerSpec.raw_columns``).
+        detail: a per-row record kept in ``UQResult.details[scorer]`` (e.g. a judge's reply
+            and the prompt it answered).
+        error: why ``confidence`` is NaN, when the scorer ran but found no value (an
+            unreadable judge reply); recorded in ``score_errors``.
+    """
 
     confidence: float
     raw: Mapping[str, float] = field(default_factory=dict)
+    detail: Any = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,17 +60,22 @@ class ScorerSpec:
 
     Attributes:
         name: the result column holding the confidence.
+        family: ``"white-box"`` (token log-probs), ``"black-box"`` (agreement between
+            sampled responses) or ``"judged"`` (a model asked about the answer).
         needs: which inputs it reads (for clear errors and for planning generation).
-        raw_direction: whether the raw value grows with confidence or with uncertainty.
-        raw_range: closed range of the raw value (``inf`` allowed).
+        raw_direction: whether the raw values grow with confidence or with uncertainty.
+        raw_range: closed range of the raw values (``inf`` allowed); the confidence is
+            always in [0, 1].
         raw_columns: names of the raw-value columns (empty when raw == confidence).
         compute: pure function of a :class:`SampleSet` and the run's
             :class:`~lmuq.scoring.context.ScoringContext` to a :class:`ScoreValue`.
-        confidence_map: the formula taking raw to confidence, for the docs.
+        confidence_map: the formula taking the inputs to the confidence.
         reference: the paper (and code) the definition follows.
+        summary: one line on what it measures.
     """
 
     name: str
+    family: Family
     needs: frozenset[Needs]
     raw_direction: Literal["confidence", "uncertainty"]
     raw_range: tuple[float, float]
@@ -61,3 +84,12 @@ class ScorerSpec:
     confidence_map: str
     reference: str
     summary: str
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        lo, hi = self.raw_range
+        if not lo <= hi:
+            raise ValueError(
+                f"raw_range must be (low, high) with low <= high, got {self.raw_range}"
+            )

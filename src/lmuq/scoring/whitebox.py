@@ -13,7 +13,7 @@ from lmuq.scoring.functional import whitebox as F
 from lmuq.scoring.spec import ScorerSpec, ScoreValue
 from lmuq.types import SampleSet
 
-__all__ = ["WHITEBOX_SCORERS", "get_whitebox_scorer"]
+__all__ = ["SPECS", "WHITEBOX_SCORERS"]
 
 _INF = math.inf
 
@@ -95,8 +95,9 @@ def _monte_carlo_probability(ss: SampleSet, ctx: object = None) -> ScoreValue:
     return ScoreValue(F.monte_carlo_sequence_probability(_sample_lps(ss)))
 
 
-_SPECS = [
+SPECS = [
     ScorerSpec(
+        family="white-box",
         name="sequence_probability",
         needs=frozenset({"answer_logprobs"}),
         raw_direction="confidence",
@@ -108,6 +109,7 @@ _SPECS = [
         summary="Probability of the whole answer.",
     ),
     ScorerSpec(
+        family="white-box",
         name="normalized_probability",
         needs=frozenset({"answer_logprobs"}),
         raw_direction="confidence",
@@ -119,6 +121,7 @@ _SPECS = [
         summary="Length-normalised sequence probability; its raw column is the perplexity.",
     ),
     ScorerSpec(
+        family="white-box",
         name="min_probability",
         needs=frozenset({"answer_logprobs"}),
         raw_direction="confidence",
@@ -130,6 +133,7 @@ _SPECS = [
         summary="Lowest token probability in the answer.",
     ),
     ScorerSpec(
+        family="white-box",
         name="mean_token_negentropy",
         needs=frozenset({"answer_top_logprobs"}),
         raw_direction="uncertainty",
@@ -141,6 +145,7 @@ _SPECS = [
         summary="One minus the mean top-k token entropy, normalised by log k.",
     ),
     ScorerSpec(
+        family="white-box",
         name="min_token_negentropy",
         needs=frozenset({"answer_top_logprobs"}),
         raw_direction="uncertainty",
@@ -152,6 +157,7 @@ _SPECS = [
         summary="One minus the largest top-k token entropy, normalised by log k.",
     ),
     ScorerSpec(
+        family="white-box",
         name="probability_margin",
         needs=frozenset({"answer_top_logprobs"}),
         raw_direction="confidence",
@@ -163,6 +169,7 @@ _SPECS = [
         summary="Mean gap between the top two token probabilities.",
     ),
     ScorerSpec(
+        family="white-box",
         name="predictive_entropy_mc",
         needs=frozenset({"sample_logprobs"}),
         raw_direction="uncertainty",
@@ -174,6 +181,7 @@ _SPECS = [
         summary="Monte-Carlo predictive entropy over the samples.",
     ),
     ScorerSpec(
+        family="white-box",
         name="predictive_entropy_mc_normalized",
         needs=frozenset({"sample_logprobs"}),
         raw_direction="uncertainty",
@@ -185,6 +193,7 @@ _SPECS = [
         summary="Length-normalised Monte-Carlo predictive entropy.",
     ),
     ScorerSpec(
+        family="white-box",
         name="predictive_entropy_renormalized",
         needs=frozenset({"sample_logprobs"}),
         raw_direction="uncertainty",
@@ -196,6 +205,7 @@ _SPECS = [
         summary="Entropy of the sample set's probabilities renormalised to sum to one.",
     ),
     ScorerSpec(
+        family="white-box",
         name="monte_carlo_probability",
         needs=frozenset({"sample_logprobs"}),
         raw_direction="confidence",
@@ -208,14 +218,4 @@ _SPECS = [
     ),
 ]
 
-WHITEBOX_SCORERS: dict[str, ScorerSpec] = {s.name: s for s in _SPECS}
-
-
-def get_whitebox_scorer(name: str) -> ScorerSpec:
-    """Look up a white-box scorer by name, with the valid names in the error."""
-    try:
-        return WHITEBOX_SCORERS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown white-box scorer {name!r}; choose from {sorted(WHITEBOX_SCORERS)}"
-        ) from None
+WHITEBOX_SCORERS: dict[str, ScorerSpec] = {s.name: s for s in SPECS}

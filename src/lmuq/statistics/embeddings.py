@@ -114,7 +114,8 @@ class SentenceEmbedder:
         batch_size: texts per forward pass inside one model call.
         cache: a mapping ``(model name, text) -> embedding`` to read and fill; pass the same
             dict to several embedders to share it. Default: a new dict for this embedder.
-            It is never evicted; call :meth:`clear_cache` to free it.
+            It is never evicted; call :meth:`clear_cache` to free it. Kept as the public
+            attribute ``cache``.
 
     Attributes:
         name: the model's name (the hub id for the packaged model, else the argument).
@@ -149,14 +150,14 @@ class SentenceEmbedder:
         else:  # sentence-transformers < 5
             dimension = self.model.get_sentence_embedding_dimension()
         self.dimension: int | None = dimension
-        self._cache: MutableMapping[tuple[str, str], np.ndarray] = {} if cache is None else cache
+        self.cache: MutableMapping[tuple[str, str], np.ndarray] = {} if cache is None else cache
         self.texts_encoded = 0
         self.encode_calls = 0
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.name!r}, dimension={self.dimension}, "
-            f"cached={len(self._cache)})"
+            f"cached={len(self.cache)})"
         )
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -171,7 +172,7 @@ class SentenceEmbedder:
             TypeError: if ``texts`` is a single ``str`` or holds a non-``str``.
         """
         items = _check_texts(texts)
-        missing = list(dict.fromkeys(t for t in items if (self.name, t) not in self._cache))
+        missing = list(dict.fromkeys(t for t in items if (self.name, t) not in self.cache))
         if missing:
             raw = self.model.encode(
                 missing,
@@ -185,16 +186,16 @@ class SentenceEmbedder:
             emb = emb.astype(np.float32)
             emb.setflags(write=False)
             for text, row in zip(missing, emb, strict=True):
-                self._cache[(self.name, text)] = row
+                self.cache[(self.name, text)] = row
             self.encode_calls += 1
             self.texts_encoded += len(missing)
             if self.dimension is None:
                 self.dimension = int(emb.shape[1])
         if not items:
             return np.zeros((0, self.dimension or 0), dtype=np.float32)
-        return np.stack([self._cache[(self.name, t)] for t in items])
+        return np.stack([self.cache[(self.name, t)] for t in items])
 
     def clear_cache(self) -> None:
         """Forget every cached embedding of this model (the counters are kept)."""
-        for key in [k for k in self._cache if k[0] == self.name]:
-            del self._cache[key]
+        for key in [k for k in self.cache if k[0] == self.name]:
+            del self.cache[key]

@@ -1,16 +1,15 @@
-"""A per-prompt view of the shared NLI pair cache, and how scoring batches NLI across prompts.
+"""A per-prompt view of the shared NLI pair cache.
 
 NLI-based scorers are pure functions of a *lookup*: ``view(premise, hypothesis)`` returns
 the (entailment, neutral, contradiction) probabilities. The same scorer code runs in two
 modes:
 
 * ``compute=True``: a missing pair is computed on the spot (simple, one pair at a time);
-* ``compute=False``: a missing pair raises :class:`MissingPairs` instead. The scoring driver
-  runs every (prompt, scorer) this way, gathers the union of missing pairs across *all*
-  prompts, computes them in one batched call, and replays until nothing is missing. A
-  sequential algorithm such as greedy clustering then advances one exact pair per prompt
-  per round, while the model still sees full batches: only the pairs the scorers need are
-  ever run, and each at most once (the cache de-duplicates across prompts and scorers).
+* ``compute=False``: a missing pair raises
+  :class:`~lmuq.statistics.missing.MissingStatistics` naming the cache, so that the scoring
+  engine batches the pairs of every prompt into one call (see :mod:`lmuq.statistics.missing`):
+  only the pairs the scorers need are ever run, and each at most once (the cache
+  de-duplicates across prompts and scorers).
 
 Identical texts are never sent to the model: a text entails itself.
 """
@@ -21,20 +20,13 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from lmuq.statistics.missing import MissingStatistics
 from lmuq.statistics.nli import CachedNLI, condition_on_question
 
-__all__ = ["SELF_ENTAILMENT", "MissingPairs", "NLIView"]
+__all__ = ["SELF_ENTAILMENT", "NLIView"]
 
 SELF_ENTAILMENT = np.array([1.0, 0.0, 0.0])
 SELF_ENTAILMENT.flags.writeable = False
-
-
-class MissingPairs(Exception):
-    """Raised by a non-computing :class:`NLIView` lookup; carries the (model-input) pairs."""
-
-    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
-        self.pairs = list(pairs)
-        super().__init__(f"{len(self.pairs)} NLI pair(s) not computed yet")
 
 
 class NLIView:
@@ -59,20 +51,20 @@ class NLIView:
         got = self.cache.get(p, h)
         if got is None:
             if not self.compute:
-                raise MissingPairs([(p, h)])
+                raise MissingStatistics(self.cache, [(p, h)])
             got = self.cache.predict_proba([p], [h])[0]
         return got
 
     def prefetch(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """Make sure every pair is available (or raise :class:`MissingPairs` listing all the
+        """Make sure every pair is available (or raise ``MissingStatistics`` listing all the
         missing ones at once, when not computing)."""
         keys = [(self._key(a), self._key(b)) for a, b in pairs if a != b]
         missing = list(dict.fromkeys(k for k in keys if self.cache.get(*k) is None))
         if not missing:
             return
         if not self.compute:
-            raise MissingPairs(missing)
-        self.cache.predict_proba([a for a, _ in missing], [b for _, b in missing])
+            raise MissingStatistics(self.cache, missing)
+        self.cache.fill(missing)
 
     def matrix(self, texts: list[str]) -> np.ndarray:
         """The full (n, n, 3) array over ``texts`` (diagonal = self-entailment)."""

@@ -722,6 +722,12 @@ class PersistentCachedNLI:
         """The cached probabilities of one pair, or None; never computes."""
         return self.cache.get(self.name, premise, hypothesis)
 
+    def fill(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Compute the given (premise, hypothesis) pairs not cached yet, in one model call
+        (the scoring engine's batch; see :mod:`lmuq.statistics.missing`)."""
+        if pairs:
+            self.predict_proba([p for p, _ in pairs], [h for _, h in pairs])
+
     def predict_proba(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
         """Probabilities ``(P, 3)`` in request order, computing only pairs not cached."""
         _check_pairs(premises, hypotheses)

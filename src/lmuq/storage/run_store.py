@@ -55,8 +55,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lmuq.codec import generation_from_json, generation_to_json, json_dumps
 from lmuq.results import UQResult
-from lmuq.types import Generation, SampleSet, SamplingParams
+from lmuq.types import Generation, SampleSet
 
 __all__ = [
     "ANSWER",
@@ -336,10 +337,6 @@ def _diff(stored: Any, given: Any, where: str = "") -> list[str]:
     return []
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
 def _json_ready(value: Any) -> Any:
     """Scores' raw values and extras: NaN/inf become None, numpy values plain Python."""
     if isinstance(value, float):
@@ -356,54 +353,6 @@ def _json_ready(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------- generations
-
-
-def generation_to_json(generation: Generation) -> str:
-    """``Generation.to_dict()`` as JSON, plus the positions of any non-finite log-probs.
-
-    ``to_dict`` writes NaN and ±inf as ``null``; ``"nonfinite"`` records them (as
-    ``[index..., "nan" | "inf" | "-inf"]``) so that :func:`generation_from_json` rebuilds the
-    arrays exactly.
-    """
-    data = generation.to_dict()
-    nonfinite: dict[str, list[list[Any]]] = {}
-    for name in ("logprobs", "top_logprobs"):
-        arr = getattr(generation, name)
-        if arr is not None and not np.isfinite(arr).all():
-            nonfinite[name] = [
-                [*map(int, pos), str(float(arr[tuple(pos)]))]
-                for pos in np.argwhere(~np.isfinite(arr))
-            ]
-    if nonfinite:
-        data["nonfinite"] = nonfinite
-    return _dumps(data)
-
-
-def generation_from_json(text: str) -> Generation:
-    """The :class:`Generation` stored by :func:`generation_to_json`."""
-    data = json.loads(text)
-    arrays: dict[str, np.ndarray | None] = {}
-    for name in ("logprobs", "top_logprobs"):
-        values = data.get(name)
-        arrays[name] = None if values is None else np.array(values, dtype=np.float64)
-    for name, positions in (data.get("nonfinite") or {}).items():
-        arr = arrays[name]
-        if arr is not None:
-            for *pos, value in positions:
-                arr[tuple(pos)] = float(value)
-    params = data.get("params")
-    top_ids = data.get("top_token_ids")
-    return Generation(
-        text=data["text"],
-        logprobs=arrays["logprobs"],
-        token_ids=None if data.get("token_ids") is None else tuple(data["token_ids"]),
-        tokens=None if data.get("tokens") is None else tuple(data["tokens"]),
-        top_logprobs=arrays["top_logprobs"],
-        top_token_ids=None if top_ids is None else np.array(top_ids, dtype=np.int64),
-        finish_reason=data.get("finish_reason"),
-        params=None if params is None else SamplingParams(**params),
-        error=data.get("error"),
-    )
 
 
 def _check_kind_idx(kind: str, idx: int) -> None:
@@ -680,7 +629,7 @@ class RunStore:
     ) -> None:
         conn.execute(
             "INSERT INTO runs (run_id, created, settings, num_prompts) VALUES (?, ?, ?, ?)",
-            (run_id, _now_iso(), _dumps(settings), len(prompts)),
+            (run_id, _now_iso(), json_dumps(settings), len(prompts)),
         )
         conn.executemany(
             "INSERT INTO prompts (run_id, row_index, prompt, extra) VALUES (?, ?, ?, ?)",
@@ -689,7 +638,7 @@ class RunStore:
                     run_id,
                     i,
                     p,
-                    None if extras is None or extras[i] is None else _dumps(extras[i]),
+                    None if extras is None or extras[i] is None else json_dumps(extras[i]),
                 )
                 for i, p in enumerate(prompts)
             ),
@@ -836,7 +785,9 @@ class RunStore:
                 )
                 if differences:
                     raise RunMismatchError(run_id, "generation settings", differences)
-            conn.execute("UPDATE runs SET generation = ? WHERE run_id = ?", (_dumps(given), run_id))
+            conn.execute(
+                "UPDATE runs SET generation = ? WHERE run_id = ?", (json_dumps(given), run_id)
+            )
         return GenerationSpec.from_dict(given)
 
     # -- generations --------------------------------------------------------------------
@@ -1007,12 +958,16 @@ class RunStore:
                     f"result row {i} has prompt {given[:60]!r} but run {run_id!r} row "
                     f"{rows[i]} is {stored[:60]!r}"
                 )
-        raw_columns = _raw_columns(result.scorers)
+        raw_columns = result.raw_columns
         errors = result.columns.get("score_errors") or [{} for _ in range(n_result)]
         items = []
         for i, row in enumerate(rows):
             for scorer in result.scorers:
-                raw = {c: result.columns[c][i] for c in raw_columns[scorer] if c in result.columns}
+                raw = {
+                    c: result.columns[c][i]
+                    for c in raw_columns.get(scorer, ())
+                    if c in result.columns
+                }
                 items.append(
                     (row, scorer, result.columns[scorer][i], raw, (errors[i] or {}).get(scorer))
                 )
@@ -1031,7 +986,7 @@ class RunStore:
             v = None if value is None else float(value)
             if v is not None and not math.isfinite(v):
                 v = None
-            raw_json = _dumps(_json_ready(dict(raw))) if raw else None
+            raw_json = json_dumps(_json_ready(dict(raw))) if raw else None
             batch.append((run_id, row, scorer, v, raw_json, error, now))
         if not batch:
             return 0
@@ -1230,12 +1185,3 @@ class RunStore:
                 rec["answer"] = answer
                 rec["samples"] = samples
             yield rec
-
-
-def _raw_columns(scorers: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """Each scorer's raw-value columns, from the scorer registry (none for unknown ones)."""
-    try:
-        from lmuq.uq.scoring import ALL_SCORERS
-    except ImportError:  # pragma: no cover - the registry is part of lmuq
-        ALL_SCORERS = {}
-    return {s: tuple(getattr(ALL_SCORERS.get(s), "raw_columns", ())) for s in scorers}

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
 from lmuq.results import UQResult
-from lmuq.scoring.whitebox import WHITEBOX_SCORERS, get_whitebox_scorer
+from lmuq.scoring.engine import score
+from lmuq.scoring.registry import resolve_scorers, scorer_names
 from lmuq.types import SampleSet
-from lmuq.uq import scoring
 
 __all__ = ["DEFAULT_WHITEBOX_SCORERS", "WhiteBoxUQ", "score_sample_sets"]
 
-DEFAULT_WHITEBOX_SCORERS: tuple[str, ...] = tuple(WHITEBOX_SCORERS)
-
-
-def score_sample_sets(
-    sample_sets: Sequence[SampleSet],
-    scorers: Sequence[str] = DEFAULT_WHITEBOX_SCORERS,
-    on_error: Literal["raise", "nan"] = "raise",
-) -> UQResult:
-    """Apply white-box scorers (see :func:`lmuq.uq.scoring.score_sample_sets`)."""
-    names = [scorers] if isinstance(scorers, str) else list(scorers)
-    for name in names:
-        get_whitebox_scorer(name)
-    return scoring.score_sample_sets(sample_sets, names, on_error=on_error)
+DEFAULT_WHITEBOX_SCORERS: tuple[str, ...] = tuple(scorer_names("white-box"))
 
 
 class WhiteBoxUQ:
-    """Stateless wrapper over :func:`score_sample_sets` with scorers fixed at construction.
+    """White-box scorers over sample sets, with the scorers fixed at construction.
+
+    Parameters are stored under their own names and never changed by scoring.
 
     >>> wbuq = WhiteBoxUQ(scorers=["normalized_probability", "predictive_entropy_mc"])
     >>> result = wbuq.score(sample_sets)          # doctest: +SKIP
@@ -40,10 +31,30 @@ class WhiteBoxUQ:
         scorers: Sequence[str] = DEFAULT_WHITEBOX_SCORERS,
         on_error: Literal["raise", "nan"] = "raise",
     ) -> None:
-        self.scorers = [scorers] if isinstance(scorers, str) else list(scorers)
-        for name in self.scorers:
-            get_whitebox_scorer(name)
+        resolve_scorers(scorers, family="white-box")
+        if on_error not in ("raise", "nan"):
+            raise ValueError(f"on_error must be 'raise' or 'nan', got {on_error!r}")
+        self.scorers = scorers
         self.on_error = on_error
 
     def score(self, sample_sets: Sequence[SampleSet]) -> UQResult:
-        return score_sample_sets(sample_sets, self.scorers, self.on_error)
+        """One row per sample set, one confidence column per scorer (see
+        :func:`lmuq.scoring.score`)."""
+        specs = resolve_scorers(self.scorers, family="white-box")
+        return score(sample_sets, specs, on_error=self.on_error)
+
+
+def score_sample_sets(
+    sample_sets: Sequence[SampleSet],
+    scorers: Sequence[str] = DEFAULT_WHITEBOX_SCORERS,
+    on_error: Literal["raise", "nan"] = "raise",
+) -> UQResult:
+    """lmuq 0.1's white-box entry point; use :func:`lmuq.scoring.score` (any family) or
+    :class:`WhiteBoxUQ` instead."""
+    warnings.warn(
+        "lmuq.score_sample_sets is deprecated: use lmuq.scoring.score(sample_sets, scorers) "
+        "or WhiteBoxUQ(scorers).score(sample_sets)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return WhiteBoxUQ(scorers, on_error).score(sample_sets)

