@@ -370,7 +370,7 @@ class Bench:
         pair on the spot with the rule (no encoder). Also lists the pairs scorers need."""
         import lmuq
         import lmuq.uq.scoring as scoring
-        from lmuq.statistics.nli import CachedNLI
+        from lmuq.statistics.nli_cache import CachedNLI
 
         class NoCacheNLI(CachedNLI):
             def get(self, premise, hypothesis):

@@ -280,7 +280,7 @@ def phase_ray(args: argparse.Namespace) -> dict:
 def phase_ray_cached(args: argparse.Namespace) -> dict:
     from lmuq.distributed.ray_scoring import EmbedderFactory, score_jsonl_on_ray
     from lmuq.statistics.embeddings import DEFAULT_SENTENCE_MODEL_NAME
-    from lmuq.storage.persistent_cache import PersistentEmbeddingCache
+    from lmuq.storage.embedding_cache import PersistentEmbeddingCache
 
     cache_path = str(Path(args.workdir) / "ray-emb.sqlite3")
     factory = EmbedderFactory(cache_path=cache_path)

@@ -85,7 +85,7 @@ def hostile_results(n: int = 40, seed: int = 0) -> pd.DataFrame:
 
 def build_report(out_dir: Path) -> Path:
     """Write the hostile report to ``out_dir/report.html``."""
-    from lmuq.reporting.evaluation_report import build_report_data
+    from lmuq.evaluation.protocol import build_report_data
     from lmuq.reporting.html import write_report
 
     results = hostile_results()

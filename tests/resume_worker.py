@@ -206,7 +206,7 @@ _KEEP_ALIVE = None
 
 
 def _embed(argv: list[str]) -> None:
-    from lmuq.storage.persistent_cache import PersistentEmbeddingCache
+    from lmuq.storage.embedding_cache import PersistentEmbeddingCache
 
     global _KEEP_ALIVE
     cache = _KEEP_ALIVE = PersistentEmbeddingCache(argv[0], flush_every=1000)

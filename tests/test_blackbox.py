@@ -12,7 +12,7 @@ from lmuq.scoring import score
 from lmuq.scoring.context import ScoringContext
 from lmuq.scoring.functional import nli_scores as NF
 from lmuq.scoring.functional import semantic as SF
-from lmuq.statistics.nli import CachedNLI
+from lmuq.statistics.nli_cache import CachedNLI
 from lmuq.types import Generation, SampleSet
 from nli_fakes import RuleNLI, TableNLI
 

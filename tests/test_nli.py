@@ -9,13 +9,13 @@ import pytest
 from lmuq.statistics.nli import (
     CONTRADICTION,
     ENTAILMENT,
-    CachedNLI,
     HFNLIModel,
     NLIModel,
     condition_on_question,
     label_order_from_config,
 )
 from lmuq.statistics.nli import NEUTRAL as NEUTRAL_COL
+from lmuq.statistics.nli_cache import CachedNLI
 from nli_fakes import (
     ENTAILED,
     IDENTICAL,

@@ -16,9 +16,9 @@ import pytest
 from lmuq.scoring import score
 from lmuq.scoring.context import ScoringContext
 from lmuq.statistics import embeddings as embeddings_module
-from lmuq.statistics.nli import CachedNLI
+from lmuq.statistics.nli_cache import CachedNLI
 from lmuq.statistics.nli_view import NLIView
-from lmuq.storage.persistent_cache import (
+from lmuq.storage import (
     ContentHash,
     PersistentCachedNLI,
     PersistentEmbeddingCache,

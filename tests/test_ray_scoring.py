@@ -29,7 +29,7 @@ from lmuq.score_file import score_jsonl
 from lmuq.scoring import score
 from lmuq.scoring.whitebox import WHITEBOX_SCORERS
 from lmuq.statistics.embeddings import DEFAULT_SENTENCE_MODEL_NAME, SentenceEmbedder
-from lmuq.storage.persistent_cache import PersistentEmbeddingCache
+from lmuq.storage.embedding_cache import PersistentEmbeddingCache
 from lmuq.types import Generation, SampleSet
 from nli_fakes import RuleNLI, build_tiny_nli_model
 

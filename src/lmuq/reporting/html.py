@@ -1,5 +1,4 @@
-"""Render a :class:`~lmuq.reporting.evaluation_report.ReportData` as one self-contained HTML
-file.
+"""Render a :class:`~lmuq.evaluation.protocol.ReportData` as one self-contained HTML file.
 
 The page is made from the package template ``templates/report.html.j2`` with jinja2's
 autoescaping on, so every value from the data -- questions, answers, samples, scorer names,
@@ -9,8 +8,8 @@ script is a small inline one (filtering and sorting the tables, reading cell tex
 writing HTML), and a Content-Security-Policy allows exactly that script (by its SHA-256) and
 ``data:`` images, so even markup that slipped through could not run code or fetch anything.
 
-Run settings are redacted again here (:func:`~lmuq.reporting.evaluation_report.
-redact_secrets`), so a hand-built ``ReportData`` cannot leak an API key either.
+Run settings are redacted again here (:func:`lmuq.secrets.redact_settings`), so a hand-built
+``ReportData`` cannot leak an API key either.
 
 Needs ``jinja2`` (and ``matplotlib`` for the plots; without it the report says so and omits
 them).
@@ -35,8 +34,9 @@ from typing import Any
 import numpy as np
 
 from lmuq.evaluation.bootstrap import Interval
+from lmuq.evaluation.protocol import ReportData
 from lmuq.extras import require
-from lmuq.reporting.evaluation_report import ReportData, redact_secrets
+from lmuq.secrets import redact_settings
 
 __all__ = ["EmbeddedFigure", "render_report", "report_figures", "write_report"]
 
@@ -368,7 +368,7 @@ def render_report(data: ReportData, *, title: str = "lmuq report", plots: bool =
     from markupsafe import Markup
 
     env = _environment()
-    info = redact_secrets(dict(data.run_info))
+    info = redact_settings(dict(data.run_info))
     if plots:
         figures, figures_note = report_figures(data)
     else:

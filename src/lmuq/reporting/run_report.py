@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from lmuq.reporting.evaluation_report import build_report_data
+from lmuq.evaluation.protocol import build_report_data
 from lmuq.reporting.html import write_report
 
 __all__ = ["LENGTH_BASELINE", "report_from_run_dir", "score_columns_for_run"]

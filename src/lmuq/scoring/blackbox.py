@@ -14,12 +14,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from lmuq.constants import CONTRADICTION, ENTAILMENT
 from lmuq.scoring.context import ScoringContext
 from lmuq.scoring.functional import consistency as CF
 from lmuq.scoring.functional import nli_scores as NF
 from lmuq.scoring.functional import semantic as SF
 from lmuq.scoring.spec import ScorerSpec, ScoreValue
-from lmuq.statistics.nli import CONTRADICTION, ENTAILMENT
 from lmuq.types import SampleSet, check_logprobs
 
 __all__ = [

@@ -20,19 +20,19 @@ entailment/neutral/contradiction, some have no neutral class). :class:`HFNLIMode
 reads the model's own ``config.id2label`` (:func:`label_order_from_config`) and never
 hard-codes an order; reading the wrong column silently turns "contradicts" into "entails".
 
-:class:`CachedNLI` wraps any :class:`NLIModel` and memoises pair probabilities, because the
-same (answer_i, answer_j) pairs are asked for by several scores.
+:class:`~lmuq.statistics.nli_cache.CachedNLI` wraps any :class:`NLIModel` and memoises pair
+probabilities, because the same (answer_i, answer_j) pairs are asked for by several scores.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from lmuq.constants import CONTRADICTION, ENTAILMENT, NEUTRAL, NLI_LABELS
 from lmuq.extras import require
 from lmuq.model_source import resolve_local_or_hub
 
@@ -41,15 +41,14 @@ __all__ = [
     "ENTAILMENT",
     "LABELS",
     "NEUTRAL",
-    "CachedNLI",
     "HFNLIModel",
     "NLIModel",
+    "check_pairs",
     "condition_on_question",
     "label_order_from_config",
 ]
 
-ENTAILMENT, NEUTRAL, CONTRADICTION = 0, 1, 2
-LABELS = ("entailment", "neutral", "contradiction")
+LABELS = NLI_LABELS
 
 # Case-insensitive prefixes that identify each class in a model's id2label.
 _PREFIXES = {"entailment": "entail", "neutral": "neutral", "contradiction": "contradict"}
@@ -130,7 +129,8 @@ def label_order_from_config(id2label: Mapping[int | str, str]) -> tuple[int, int
     return found["entailment"], found.get("neutral"), found["contradiction"]
 
 
-def _check_pairs(premises: Sequence[str], hypotheses: Sequence[str]) -> None:
+def check_pairs(premises: Sequence[str], hypotheses: Sequence[str]) -> None:
+    """Validate (premise, hypothesis) lists: sequences of str of the same length."""
     for what, texts in (("premises", premises), ("hypotheses", hypotheses)):
         if isinstance(texts, (str, bytes)):
             raise TypeError(f"{what} must be a sequence of strings, not a single string")
@@ -239,7 +239,7 @@ class HFNLIModel:
 
     def predict_proba(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
         """Probabilities ``(P, 3)`` (entailment, neutral, contradiction) for each pair."""
-        _check_pairs(premises, hypotheses)
+        check_pairs(premises, hypotheses)
         if len(premises) == 0:
             return np.zeros((0, 3), dtype=np.float64)
         torch = require("torch", "hf", "NLI models")
@@ -273,101 +273,3 @@ class HFNLIModel:
             else:
                 block[:] = probs
         return out
-
-
-def _pair_key(premise: str, hypothesis: str) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
-    p = premise.encode("utf-8", "surrogatepass")
-    h.update(len(p).to_bytes(8, "little"))
-    h.update(p)
-    h.update(hypothesis.encode("utf-8", "surrogatepass"))
-    return h.digest()
-
-
-class CachedNLI:
-    """Memoise an :class:`NLIModel`'s pair probabilities in memory.
-
-    Keys are ``(model.name, blake2b(premise, hypothesis))``, so long texts do not sit in the
-    key. Each ``predict_proba`` call deduplicates the requested pairs, serves those already
-    cached, and sends the missing distinct pairs to the wrapped model in one call (the model
-    batches them itself) — or in chunks of ``batch_size`` pairs when one is given.
-
-    Counters, over the cache's lifetime: ``misses`` is the number of pairs computed by the
-    wrapped model; ``hits`` the number of requested pairs served without computing (a
-    repeat inside one call counts as a hit). ``hits + misses`` is the number of pairs
-    requested. :meth:`clear` empties the cache and leaves the counters.
-    """
-
-    def __init__(self, model: NLIModel, batch_size: int | None = None) -> None:
-        if not isinstance(model, NLIModel):
-            raise TypeError(
-                f"model must implement NLIModel (name, predict_proba), got {type(model).__name__}"
-            )
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise ValueError(f"batch_size must be None or an int >= 1, got {batch_size!r}")
-        self.model = model
-        self.batch_size = batch_size
-        self._cache: dict[tuple[str, bytes], np.ndarray] = {}
-        self.hits = 0
-        self.misses = 0
-
-    @property
-    def name(self) -> str:
-        return self.model.name
-
-    def __len__(self) -> int:
-        return len(self._cache)
-
-    def __repr__(self) -> str:
-        return (
-            f"CachedNLI({self.model!r}, cached={len(self)}, hits={self.hits}, misses={self.misses})"
-        )
-
-    def clear(self) -> None:
-        """Forget every cached pair (the hit/miss counters are kept)."""
-        self._cache.clear()
-
-    def get(self, premise: str, hypothesis: str) -> np.ndarray | None:
-        """The cached probabilities of one pair, or None; never computes, never counts."""
-        return self._cache.get((self.model.name, _pair_key(premise, hypothesis)))
-
-    def fill(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Compute the given (premise, hypothesis) pairs not cached yet, in one model call
-        (the scoring engine's batch; see :mod:`lmuq.statistics.missing`)."""
-        if pairs:
-            self.predict_proba([p for p, _ in pairs], [h for _, h in pairs])
-
-    def predict_proba(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
-        """Probabilities ``(P, 3)`` in request order, computing only pairs not yet cached."""
-        _check_pairs(premises, hypotheses)
-        name = self.model.name
-        keys = [(name, _pair_key(p, h)) for p, h in zip(premises, hypotheses, strict=True)]
-        missing: dict[tuple[str, bytes], tuple[str, str]] = {}
-        for key, p, h in zip(keys, premises, hypotheses, strict=True):
-            if key not in self._cache and key not in missing:
-                missing[key] = (p, h)
-        if missing:
-            todo = list(missing.items())
-            step = self.batch_size or len(todo)
-            for start in range(0, len(todo), step):
-                chunk = todo[start : start + step]
-                probs = np.asarray(
-                    self.model.predict_proba(
-                        [p for _, (p, _) in chunk], [h for _, (_, h) in chunk]
-                    ),
-                    dtype=np.float64,
-                )
-                if probs.shape != (len(chunk), 3):
-                    raise ValueError(
-                        f"{name!r}.predict_proba returned shape {probs.shape} for "
-                        f"{len(chunk)} pairs; expected ({len(chunk)}, 3)"
-                    )
-                for (key, _), row in zip(chunk, probs, strict=True):
-                    stored = row.copy()
-                    stored.flags.writeable = False
-                    self._cache[key] = stored
-        self.misses += len(missing)
-        self.hits += len(keys) - len(missing)
-        if not keys:
-            return np.zeros((0, 3), dtype=np.float64)
-        return np.stack([self._cache[k] for k in keys])

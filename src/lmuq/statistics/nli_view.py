@@ -21,7 +21,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from lmuq.statistics.missing import MissingStatistics
-from lmuq.statistics.nli import CachedNLI, condition_on_question
+from lmuq.statistics.nli import condition_on_question
+from lmuq.statistics.nli_cache import CachedNLI
 
 __all__ = ["SELF_ENTAILMENT", "NLIView"]
 

@@ -38,7 +38,7 @@ def as_nli_cache(model: Any) -> Any:
     already caches (``CachedNLI``, ``PersistentCachedNLI``) is used as it is."""
     if callable(getattr(model, "get", None)) and callable(getattr(model, "fill", None)):
         return model
-    from lmuq.statistics.nli import CachedNLI
+    from lmuq.statistics.nli_cache import CachedNLI
 
     return CachedNLI(model)
 

@@ -21,11 +21,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_jsonl", "write_table"]
+__all__ = ["atomic_write", "parquet_frame", "write_jsonl", "write_table"]
 
 
 @contextmanager
-def _atomic(path: Path, mode: str = "w"):
+def atomic_write(path: Path, mode: str = "w"):
+    """Open a fresh temporary file beside ``path`` (an unpredictable name, created
+    exclusively, so no symlink is followed) and rename it over ``path`` when the block
+    ends; on any error the temporary file is removed and ``path`` is left as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
@@ -57,7 +60,7 @@ def _json_safe(value: Any) -> Any:
 def write_jsonl(records: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Path:
     """Write one JSON object per line (NaN and ±inf become ``null``)."""
     path = Path(path)
-    with _atomic(path) as fh:
+    with atomic_write(path) as fh:
         for rec in records:
             fh.write(json.dumps(_json_safe(rec), ensure_ascii=False, allow_nan=False))
             fh.write("\n")
@@ -81,7 +84,7 @@ def write_table(
             flat[col] = flat[col].map(lambda v: json.dumps(_json_safe(v), ensure_ascii=False))
     written = []
     csv_path = stem.with_suffix(".csv")
-    with _atomic(csv_path) as fh:
+    with atomic_write(csv_path) as fh:
         flat.to_csv(fh, index=False)
     written.append(csv_path)
     if parquet:
@@ -90,13 +93,13 @@ def write_table(
         except ImportError:
             return written
         pq_path = stem.with_suffix(".parquet")
-        with _atomic(pq_path, "wb") as fh:
-            _parquet_frame(df).to_parquet(fh, index=False)
+        with atomic_write(pq_path, "wb") as fh:
+            parquet_frame(df).to_parquet(fh, index=False)
         written.append(pq_path)
     return written
 
 
-def _parquet_frame(df):
+def parquet_frame(df):
     out = df.copy()
     for col in out.columns:
         # Parquet cannot hold a column of arbitrary dicts with varying keys; keep them as JSON.

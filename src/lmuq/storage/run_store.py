@@ -22,7 +22,8 @@ Guarantees:
 * **Versioned schema.** The ``meta`` table holds ``schema_version``; a store written by a
   newer lmuq is refused with :class:`SchemaVersionError` rather than misread.
 * **No secrets.** Settings keys that look like credentials (``api_key``, ``token``,
-  ``secret``, ``password``, ``authorization``, ...) are stored as ``"<redacted>"``.
+  ``secret``, ``password``, ``authorization``, ...) are stored masked, and URLs without their
+  ``user:password@`` (:mod:`lmuq.storage.settings`, by the one policy of :mod:`lmuq.secrets`).
 
 Rows with missing generations: :meth:`RunStore.load_sample_sets` raises
 :class:`IncompleteRunError` listing them (use :meth:`RunStore.missing_generations` to see
@@ -30,9 +31,9 @@ the work left, and :func:`lmuq.storage.resume.generate_with_store` to do it). Fa
 generations (``Generation.error`` set) are stored and loaded as they are; they count as
 missing for resuming, so a resume retries them.
 
-Memory: :meth:`RunStore.iter_sample_sets` and :meth:`RunStore.export` read the store in
-blocks, so neither holds a whole large run in memory (CSV and Parquet exports hold the flat
-table, texts and scores without log-probs, before writing it).
+Memory: :meth:`RunStore.iter_sample_sets` and :meth:`RunStore.export` (see
+:mod:`lmuq.storage.export`) read the store in blocks, so neither holds a whole large run in
+memory.
 """
 
 from __future__ import annotations
@@ -42,65 +43,38 @@ import itertools
 import json
 import math
 import os
-import re
 import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from lmuq.codec import generation_from_json, generation_to_json, json_dumps
+from lmuq.generation.draw import ANSWER, SAMPLE
 from lmuq.results import UQResult
+from lmuq.storage.errors import (
+    IncompleteRunError,
+    RunMismatchError,
+    SchemaVersionError,
+    StoreError,
+)
+from lmuq.storage.run_info import GenerationSpec, RunInfo
+from lmuq.storage.settings import json_ready, redact_settings, settings_diff
+from lmuq.storage.sqlite import connect, schema_version, write_transaction
 from lmuq.types import Generation, SampleSet
 
-__all__ = [
-    "ANSWER",
-    "REDACTED",
-    "SAMPLE",
-    "SCHEMA_VERSION",
-    "GenerationSpec",
-    "IncompleteRunError",
-    "RunInfo",
-    "RunMismatchError",
-    "RunStore",
-    "SchemaVersionError",
-    "StoreError",
-    "generation_from_json",
-    "generation_to_json",
-    "redact_settings",
-]
+__all__ = ["ANSWER", "SAMPLE", "SCHEMA_VERSION", "Kind", "RunStore"]
 
 #: The schema this lmuq writes (and the newest it reads).
 SCHEMA_VERSION = 1
-#: What a secret-looking settings value is replaced by.
-REDACTED = "<redacted>"
-#: The two kinds of generation: the answer being judged (``idx`` 0) and the samples.
-ANSWER, SAMPLE = "answer", "sample"
 Kind = Literal["answer", "sample"]
 
 _BLOCK_ROWS = 256
-_SECRET_WORDS = frozenset(
-    {
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "passphrase",
-        "authorization",
-        "auth",
-        "credential",
-        "credentials",
-        "cookie",
-        "apikey",
-    }
-)
-_SECRET_COMPACT = ("apikey", "accesskey", "privatekey", "secretkey", "authtoken", "bearer")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -170,188 +144,6 @@ ON CONFLICT (run_id, row_index, scorer) DO UPDATE SET
 """
 
 
-class StoreError(Exception):
-    """A run store cannot do what was asked."""
-
-
-class SchemaVersionError(StoreError):
-    """The store file was written by a newer lmuq (or is not an lmuq store)."""
-
-
-class RunMismatchError(StoreError, ValueError):
-    """A run exists under this name with different settings or prompts."""
-
-    def __init__(self, run_id: str, what: str, differences: Sequence[str]) -> None:
-        self.run_id = run_id
-        self.differences = list(differences)
-        shown = "\n  ".join(self.differences[:20])
-        more = len(self.differences) - 20
-        extra = f"\n  ... and {more} more" if more > 0 else ""
-        super().__init__(
-            f"run {run_id!r} already exists with different {what}:\n  {shown}{extra}\n"
-            "Use a new run name, or pass the same settings to resume it."
-        )
-
-
-class IncompleteRunError(StoreError):
-    """Some (row, kind, idx) generations of a run are not stored yet.
-
-    ``missing`` lists them all, as ``(row, kind, idx)`` tuples.
-    """
-
-    def __init__(self, run_id: str, missing: Sequence[tuple[int, str, int]]) -> None:
-        self.run_id = run_id
-        self.missing = list(missing)
-        shown = ", ".join(map(str, self.missing[:5]))
-        more = f" and {len(self.missing) - 5} more" if len(self.missing) > 5 else ""
-        super().__init__(
-            f"run {run_id!r} lacks {len(self.missing)} generation(s) (row, kind, idx): "
-            f"{shown}{more}. Resume it with lmuq.storage.resume.generate_with_store "
-            "to generate only those."
-        )
-
-
-@dataclass(frozen=True)
-class GenerationSpec:
-    """How a run's generations are drawn; bound to the run by the first resume.
-
-    Resuming with a different backend name or different sampling parameters is refused
-    (mixing samples drawn two ways would silently bias every score); ``num_samples`` may
-    change (it records the latest request).
-    """
-
-    backend: str
-    answer_params: dict[str, Any]
-    sample_params: dict[str, Any]
-    num_samples: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GenerationSpec:
-        return cls(
-            backend=str(data["backend"]),
-            answer_params=dict(data["answer_params"]),
-            sample_params=dict(data["sample_params"]),
-            num_samples=int(data["num_samples"]),
-        )
-
-    def sample_set_params(self, num_samples: int) -> dict[str, Any]:
-        """The ``SampleSet.params`` that :func:`~lmuq.generation.generate_sample_sets` sets."""
-        return {
-            "backend": self.backend,
-            "answer_params": dict(self.answer_params),
-            "sample_params": dict(self.sample_params),
-            "num_samples": num_samples,
-        }
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """One run in :meth:`RunStore.runs`: its settings and how far it got."""
-
-    run_id: str
-    created: str
-    settings: dict[str, Any]
-    num_prompts: int
-    num_generations: int
-    num_failed: int
-    num_scores: int
-    num_labels: int
-    generation: GenerationSpec | None = field(default=None)
-
-
-# ---------------------------------------------------------------------------- settings
-
-
-def _is_secret_key(key: str) -> bool:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()
-    words = [w for w in re.split(r"[^a-z0-9]+", spaced) if w]
-    compact = "".join(words)
-    return any(w in _SECRET_WORDS for w in words) or any(s in compact for s in _SECRET_COMPACT)
-
-
-def _canonical(value: Any, where: str) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, Mapping):
-        out = {}
-        for k, v in value.items():
-            key = str(k)
-            out[key] = REDACTED if _is_secret_key(key) else _canonical(v, f"{where}.{key}")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, np.ndarray):
-        return _canonical(value.tolist(), where)
-    if isinstance(value, np.generic):
-        return _canonical(value.item(), where)
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict):
-        return _canonical(to_dict(), where)
-    if is_dataclass(value) and not isinstance(value, type):
-        return _canonical(asdict(value), where)
-    raise TypeError(
-        f"{where} is a {type(value).__name__}, which cannot be stored as JSON; "
-        "convert it to a str, number, list or dict"
-    )
-
-
-def redact_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings as stored: JSON-ready, with secret-looking keys' values redacted.
-
-    A key is secret-looking when one of its words (split at ``_``, ``-``, ``.`` and
-    camelCase) is token, secret, password, passwd, passphrase, authorization, auth,
-    credential(s), cookie or apikey, or its letters contain apikey, accesskey, privatekey,
-    secretkey, authtoken or bearer. ``max_new_tokens`` or ``tokenizer`` are kept.
-    Nested mappings are redacted too. Objects with ``to_dict()`` and dataclasses are
-    converted; non-finite floats become the strings ``"nan"``/``"inf"``/``"-inf"``.
-
-    Raises:
-        TypeError: for a value that cannot be stored as JSON.
-    """
-    if not isinstance(settings, Mapping):
-        raise TypeError(f"settings must be a mapping, got {type(settings).__name__}")
-    return _canonical(settings, "settings")
-
-
-def _diff(stored: Any, given: Any, where: str = "") -> list[str]:
-    if isinstance(stored, dict) and isinstance(given, dict):
-        out: list[str] = []
-        for key in sorted(set(stored) | set(given)):
-            path = f"{where}.{key}" if where else key
-            if key not in given:
-                out.append(f"{path}: stored {stored[key]!r}, not given")
-            elif key not in stored:
-                out.append(f"{path}: given {given[key]!r}, not stored")
-            else:
-                out.extend(_diff(stored[key], given[key], path))
-        return out
-    if stored != given:
-        return [f"{where or '(value)'}: stored {stored!r}, given {given!r}"]
-    return []
-
-
-def _json_ready(value: Any) -> Any:
-    """Scores' raw values and extras: NaN/inf become None, numpy values plain Python."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_ready(value.tolist())
-    if isinstance(value, np.generic):
-        return _json_ready(value.item())
-    return value
-
-
 # ---------------------------------------------------------------------------- generations
 
 
@@ -419,24 +211,15 @@ class RunStore:
     # -- connections ------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        return connect(
+            self.path,
+            timeout=self.timeout,
+            synchronous=self.synchronous,
+            foreign_keys=True,
+            not_ours=lambda message: SchemaVersionError(
+                message.replace("is not an lmuq file", "is not an lmuq run store")
+            ),
         )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(f"{self.path}: could not switch to WAL mode (got {mode!r})")
-            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise
-            raise SchemaVersionError(
-                f"{self.path} is not an lmuq run store (SQLite says: {exc})"
-            ) from exc
-        return conn
 
     def _conn(self) -> sqlite3.Connection:
         if self._closed:
@@ -457,19 +240,11 @@ class RunStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; the write lock is taken up front (no upgrade deadlock)."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._conn()) as conn:
             yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
 
     @contextmanager
-    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
         """A private connection in one read transaction: a consistent view for long reads
         (streamed to the caller) that never blocks writes on this thread's connection."""
         conn = self._connect()
@@ -499,25 +274,8 @@ class RunStore:
         return f"RunStore({str(self.path)!r})"
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "meta" in tables:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                raise SchemaVersionError(f"{self.path} has a meta table but no schema_version")
-            version = int(row[0])
-            if version > SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"{self.path} was written with run-store schema version {version}; this "
-                    f"lmuq reads versions up to {SCHEMA_VERSION}. Upgrade lmuq to open it."
-                )
-            if version < 1:
-                raise SchemaVersionError(f"{self.path} has an invalid schema_version {version}")
+        if schema_version(conn, self.path, SCHEMA_VERSION, SchemaVersionError, "run store"):
             return
-        if tables:
-            raise SchemaVersionError(
-                f"{self.path} is an SQLite file but not an lmuq run store "
-                f"(it has tables {sorted(tables)} and no meta table)"
-            )
         # Not executescript: it would COMMIT the open transaction. One statement at a time.
         for statement in _SCHEMA.split(";"):
             if statement.strip():
@@ -579,7 +337,7 @@ class RunStore:
             if row is None:
                 self._insert_run(conn, name, stored, prompt_list, extra_list)
                 return name
-            differences = _diff(json.loads(row[0]), stored)
+            differences = settings_diff(json.loads(row[0]), stored)
             if differences:
                 raise RunMismatchError(name, "settings", differences)
             differences = self._prompt_differences(conn, name, prompt_list, extra_list)
@@ -605,7 +363,7 @@ class RunStore:
                 raise TypeError(f"prompts[{i}] must be a str, got {type(p).__name__}")
         extra_list = None
         if extras is not None:
-            extra_list = [None if e is None else _json_ready(dict(e)) for e in extras]
+            extra_list = [None if e is None else json_ready(dict(e)) for e in extras]
             if len(extra_list) != len(prompt_list):
                 raise ValueError(
                     f"extras has {len(extra_list)} entries for {len(prompt_list)} prompts"
@@ -671,7 +429,7 @@ class RunStore:
 
     def check_prompts(self, run_id: str, prompts: Sequence[str]) -> None:
         """Raise :class:`RunMismatchError` unless ``prompts`` are the run's prompts."""
-        self._num_prompts(run_id)
+        self.num_prompts(run_id)
         differences = self._prompt_differences(self._conn(), run_id, list(prompts), None)
         if differences:
             raise RunMismatchError(run_id, "prompts", differences)
@@ -680,7 +438,8 @@ class RunStore:
         """Whether a run of this id exists."""
         return self._run_row(self._conn(), run_id) is not None
 
-    def _num_prompts(self, run_id: str, conn: sqlite3.Connection | None = None) -> int:
+    def num_prompts(self, run_id: str, conn: sqlite3.Connection | None = None) -> int:
+        """How many prompts (rows) the run has; ``KeyError`` for an unknown run."""
         row = self._run_row(conn or self._conn(), run_id)
         if row is None:
             raise KeyError(f"no run {run_id!r} in {self.path}")
@@ -737,7 +496,7 @@ class RunStore:
         self, run_id: str, rows: Iterable[int] | None
     ) -> list[tuple[str, dict | None]]:
         conn = self._conn()
-        n = self._num_prompts(run_id, conn)
+        n = self.num_prompts(run_id, conn)
         if rows is None:
             cur = conn.execute(
                 "SELECT prompt, extra FROM prompts WHERE run_id = ? ORDER BY row_index",
@@ -772,14 +531,14 @@ class RunStore:
             RunMismatchError: when the backend or sampling parameters differ.
         """
         _check_num_samples(spec.num_samples)
-        given = _canonical(spec.to_dict(), "generation")
+        given = redact_settings(spec.to_dict())
         with self._write() as conn:
             row = self._run_row(conn, run_id)
             if row is None:
                 raise KeyError(f"no run {run_id!r} in {self.path}")
             if row[1] is not None:
                 stored = json.loads(row[1])
-                differences = _diff(
+                differences = settings_diff(
                     {k: v for k, v in stored.items() if k != "num_samples"},
                     {k: v for k, v in given.items() if k != "num_samples"},
                 )
@@ -815,7 +574,7 @@ class RunStore:
         if not batch:
             return 0
         with self._write() as conn:
-            n = self._num_prompts(run_id, conn)
+            n = self.num_prompts(run_id, conn)
             for _, row, *_rest in batch:
                 if not 0 <= row < n:
                     raise IndexError(f"run {run_id!r} has rows 0..{n - 1}, not {row}")
@@ -837,7 +596,7 @@ class RunStore:
     def _missing(
         self, conn: sqlite3.Connection, run_id: str, num_samples: int, include_failed: bool
     ) -> list[tuple[int, str, int]]:
-        n = self._num_prompts(run_id, conn)
+        n = self.num_prompts(run_id, conn)
         cur = conn.execute(
             "SELECT row_index, kind, idx, error IS NOT NULL FROM generations "
             "WHERE run_id = ? AND (kind = 'answer' OR idx < ?) "
@@ -870,8 +629,8 @@ class RunStore:
         Raises:
             IncompleteRunError: (before yielding anything) when a generation is missing.
         """
-        with self._snapshot() as conn:
-            self._num_prompts(run_id, conn)
+        with self.snapshot() as conn:
+            self.num_prompts(run_id, conn)
             spec_row = self._run_row(conn, run_id)
             spec = (
                 None if spec_row[1] is None else GenerationSpec.from_dict(json.loads(spec_row[1]))
@@ -939,7 +698,7 @@ class RunStore:
             ValueError: when the rows or prompts do not match the run.
         """
         n_result = len(result)
-        n = self._num_prompts(run_id)
+        n = self.num_prompts(run_id)
         if rows is None:
             if n_result != n:
                 raise ValueError(
@@ -986,12 +745,12 @@ class RunStore:
             v = None if value is None else float(value)
             if v is not None and not math.isfinite(v):
                 v = None
-            raw_json = json_dumps(_json_ready(dict(raw))) if raw else None
+            raw_json = json_dumps(json_ready(dict(raw))) if raw else None
             batch.append((run_id, row, scorer, v, raw_json, error, now))
         if not batch:
             return 0
         with self._write() as conn:
-            n = self._num_prompts(run_id, conn)
+            n = self.num_prompts(run_id, conn)
             for _, row, *_rest in batch:
                 if not 0 <= row < n:
                     raise IndexError(f"run {run_id!r} has rows 0..{n - 1}, not {row}")
@@ -1010,7 +769,7 @@ class RunStore:
         import pandas as pd
 
         conn = self._conn()
-        self._num_prompts(run_id, conn)
+        self.num_prompts(run_id, conn)
         long = [
             {
                 "row": r,
@@ -1061,7 +820,7 @@ class RunStore:
                 raise ValueError(f"label of row {row} must be a bool or None, got {label!r}")
             batch.append((run_id, int(row), value, now))
         with self._write() as conn:
-            n = self._num_prompts(run_id, conn)
+            n = self.num_prompts(run_id, conn)
             for _, row, *_rest in batch:
                 if not 0 <= row < n:
                     raise IndexError(f"run {run_id!r} has rows 0..{n - 1}, not {row}")
@@ -1076,7 +835,7 @@ class RunStore:
     def load_labels(self, run_id: str) -> list[bool | None]:
         """One label per row of the run (None where unlabelled or unknown)."""
         conn = self._conn()
-        out: list[bool | None] = [None] * self._num_prompts(run_id, conn)
+        out: list[bool | None] = [None] * self.num_prompts(run_id, conn)
         for row, correct in conn.execute(
             "SELECT row_index, correct FROM labels WHERE run_id = ?", (run_id,)
         ):
@@ -1086,102 +845,8 @@ class RunStore:
     # -- export -------------------------------------------------------------------------
 
     def export(self, run_id: str, path: str | os.PathLike[str]) -> Path:
-        """Write the run to ``path``; the format follows the suffix.
+        """Write the run to ``path``; the format follows the suffix (see
+        :func:`lmuq.storage.export.export_run`)."""
+        from lmuq.storage.export import export_run
 
-        * ``.jsonl``: one object per row, nested, with every generation in full
-          (``answer`` and ``samples``: ``Generation.to_dict()``, log-probs included);
-          streamed, so memory stays bounded.
-        * ``.csv`` / ``.parquet``: the flat table (texts, errors, label, scores, raw values;
-          extras as columns, prefixed ``extra_`` where a name is taken).
-
-        Each file is written to a temporary name and renamed into place.
-        """
-        from lmuq.storage.files import write_jsonl, write_table
-
-        path = Path(path)
-        suffix = path.suffix.lower()
-        self._num_prompts(run_id)
-        if suffix == ".jsonl":
-            return write_jsonl(self._export_records(run_id, nested=True), path)
-        if suffix == ".csv":
-            return write_table(list(self._export_records(run_id, nested=False)), path, False)[0]
-        if suffix == ".parquet":
-            return self._write_parquet(list(self._export_records(run_id, nested=False)), path)
-        raise ValueError(f"cannot export to {path.name!r}: use a .jsonl, .csv or .parquet name")
-
-    @staticmethod
-    def _write_parquet(records: list[dict[str, Any]], path: Path) -> Path:
-        import pandas as pd
-
-        from lmuq.extras import require
-        from lmuq.storage.files import _atomic, _parquet_frame
-
-        require("pyarrow", "parquet", "Parquet export")
-        with _atomic(path, "wb") as fh:
-            _parquet_frame(pd.DataFrame(records)).to_parquet(fh, index=False)
-        return path
-
-    def _export_records(self, run_id: str, *, nested: bool) -> Iterator[dict[str, Any]]:
-        with self._snapshot() as conn:
-            n = self._num_prompts(run_id, conn)
-            for start in range(0, n, _BLOCK_ROWS):
-                yield from self._export_block(conn, run_id, start, start + _BLOCK_ROWS, nested)
-
-    @staticmethod
-    def _export_block(
-        conn: sqlite3.Connection, run_id: str, start: int, stop: int, nested: bool
-    ) -> Iterator[dict[str, Any]]:
-        args = (run_id, start, stop)
-        where = "WHERE run_id = ? AND row_index >= ? AND row_index < ?"
-        gens: dict[int, dict[str, Any]] = {}
-        for row, kind, _idx, data in conn.execute(
-            f"SELECT row_index, kind, idx, data FROM generations {where} "
-            "ORDER BY row_index, kind, idx",
-            args,
-        ):
-            entry = gens.setdefault(row, {"answer": None, "samples": []})
-            record = json.loads(data)
-            record.pop("nonfinite", None)
-            if kind == ANSWER:
-                entry["answer"] = record
-            else:
-                entry["samples"].append(record)
-        scores: dict[int, list[tuple[str, Any, Any, Any]]] = {}
-        for row, scorer, value, raw, error in conn.execute(
-            f"SELECT row_index, scorer, value, raw, error FROM scores {where} "
-            "ORDER BY row_index, rowid",
-            args,
-        ):
-            scores.setdefault(row, []).append((scorer, value, raw, error))
-        labels = dict(
-            conn.execute(f"SELECT row_index, correct FROM labels {where}", args).fetchall()
-        )
-        for row, prompt, extra in conn.execute(
-            f"SELECT row_index, prompt, extra FROM prompts {where} ORDER BY row_index", args
-        ):
-            entry = gens.get(row, {"answer": None, "samples": []})
-            answer, samples = entry["answer"], entry["samples"]
-            correct = labels.get(row)
-            rec: dict[str, Any] = {
-                "row": row,
-                "prompt": prompt,
-                "response": None if answer is None else answer["text"],
-                "sampled_responses": [s["text"] for s in samples],
-                "answer_error": None if answer is None else answer["error"],
-                "failed_samples": sum(s["error"] is not None for s in samples),
-                "correct": None if correct is None else bool(correct),
-            }
-            errors: dict[str, str] = {}
-            for scorer, value, raw, error in scores.get(row, []):
-                rec[scorer] = math.nan if value is None else value
-                for k, v in ({} if raw is None else json.loads(raw)).items():
-                    rec[k] = math.nan if v is None else v
-                if error is not None:
-                    errors[scorer] = error
-            rec["score_errors"] = errors
-            for k, v in ({} if extra is None else json.loads(extra)).items():
-                rec[f"extra_{k}" if k in rec else k] = v
-            if nested:
-                rec["answer"] = answer
-                rec["samples"] = samples
-            yield rec
+        return export_run(self, run_id, path)

@@ -63,6 +63,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from lmuq.constants import LOGPROB_TOLERANCE
+
 __all__ = [
     "P_FALSE_OPTIONS",
     "P_TRUE_OPTIONS",
@@ -82,8 +84,6 @@ PanelAggregate = Literal["mean", "median", "min", "max"]
 
 _SCALES: tuple[str, ...] = ("binary", "ternary", "continuous")
 _AGGREGATES: tuple[str, ...] = ("mean", "median", "min", "max")
-# Log-probabilities a hair above zero come from float rounding in log-softmax.
-_LOGPROB_TOLERANCE = 1e-4
 
 
 def _check_str(value: object, what: str) -> str:
@@ -203,7 +203,7 @@ def p_true_from_logprobs(
         lp = float(value)
         if math.isnan(lp):
             raise ValueError(f"log-prob of {token!r} is NaN")
-        if lp > _LOGPROB_TOLERANCE:
+        if lp > LOGPROB_TOLERANCE:
             raise ValueError(
                 f"log-prob of {token!r} is {lp:.4g} > 0: pass log-probabilities, not "
                 "probabilities or logits"

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.linalg import expm
 
+from lmuq.constants import CONTRADICTION, ENTAILMENT, NEUTRAL
+
 __all__ = [
     "affinity_matrix",
     "degree_confidence",
@@ -26,7 +28,7 @@ __all__ = [
     "split_sentences",
 ]
 
-E, N, C = 0, 1, 2
+E, N, C = ENTAILMENT, NEUTRAL, CONTRADICTION
 
 
 def _pair_probs(forward: np.ndarray, backward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.special import logsumexp
 
+from lmuq.constants import LOGPROB_TOLERANCE
 from lmuq.types import check_logprobs
 
 __all__ = [
@@ -91,7 +92,7 @@ def _check_top(top_logprobs: ArrayLike, min_k: int) -> np.ndarray:
         raise ValueError(f"this scorer needs at least k={min_k} alternatives, got k={top.shape[1]}")
     if np.isnan(top).any():
         raise ValueError("top-k log-probs contain NaN")
-    if (top > 1e-4).any():
+    if (top > LOGPROB_TOLERANCE).any():
         raise ValueError("top-k log-probs must be <= 0; got positive values (raw logits?)")
     return np.minimum(top, 0.0)
 

@@ -1,4 +1,4 @@
-"""Everything an evaluation report shows, computed from a per-question results table.
+"""The evaluation protocol: everything a report shows, computed from a results table.
 
 :func:`build_report_data` turns a results table (one row per question: the text columns, a
 0/1 ``correct`` column and one confidence column per scorer, higher = more likely correct)
@@ -23,17 +23,15 @@ NaN (or infinite) scores are dropped per scorer and counted. Anything undefined 
 only, nothing left after dropping, scores that are not probabilities) is ``nan`` with a
 note saying why; nothing here raises for degenerate-but-valid data.
 
-Run settings pass through :func:`redact_secrets`, so keys that look like credentials
-(``api_key``, ``token``, ``secret``, ``password``, ``authorization``, ...) never reach a
-report. No HTML is produced here: see :mod:`lmuq.reporting.html`.
+Run settings pass through :func:`lmuq.secrets.redact_settings`, so keys that look like
+credentials (``api_key``, ``token``, ``secret``, ``password``, ``authorization``, ...) never
+reach a report. No HTML is produced here: :mod:`lmuq.reporting` renders what this returns.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,9 +51,10 @@ from lmuq.evaluation.conformal import ConformalAbstention, ConformalWarning
 from lmuq.evaluation.metrics import MetricWarning
 from lmuq.evaluation.summary import ScorerSummary, summarize_scores
 from lmuq.evaluation.tuning import Tuner, precision_recall_f1
+from lmuq.secrets import redact_settings
 
 __all__ = [
-    "SECRET_MASK",
+    "CONFORMAL_ALPHA",
     "CalibrationStats",
     "ConformalStats",
     "QuestionRow",
@@ -64,86 +63,9 @@ __all__ = [
     "ThresholdStats",
     "build_report_data",
     "calibration_mask",
-    "is_secret_key",
-    "redact_secrets",
 ]
-
-#: What a redacted setting shows instead of its value.
-SECRET_MASK = "***"
 #: Miscoverage target of the conformal abstention line.
 CONFORMAL_ALPHA = 0.1
-
-# Words that make a settings key a secret (matched against the key's word parts, so
-# "max_new_tokens" stays visible while "hf_token" or "OPENAI_API_KEY" are masked).
-_SECRET_WORDS = frozenset(
-    {
-        "apikey",
-        "auth",
-        "authorization",
-        "bearer",
-        "cookie",
-        "credential",
-        "credentials",
-        "passwd",
-        "password",
-        "passphrase",
-        "pwd",
-        "secret",
-        "secrets",
-        "token",
-    }
-)
-# Adjacent word pairs that make a key a secret ("api key", "private key", "access key").
-_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key")})
-# Values that look like credentials whatever their key is called.
-_SECRET_VALUE = re.compile(
-    r"^\s*(bearer\s+\S+|(sk|hf|ghp|gho|xox[abp])[-_][A-Za-z0-9_\-]{12,})", re.IGNORECASE
-)
-
-
-# ---------------------------------------------------------------------------------------
-# secrets
-# ---------------------------------------------------------------------------------------
-
-
-def _key_words(key: str) -> list[str]:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(key))
-    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
-
-
-def is_secret_key(key: str) -> bool:
-    """Whether a settings key looks like it holds a credential.
-
-    The key is split into words (at ``_``, ``-``, ``.``, spaces and camelCase); it is a
-    secret if a word is one of ``token``, ``secret``, ``password``, ``authorization``,
-    ``auth``, ``apikey``, ``credential(s)``, ``bearer``, ``cookie``, ... or two adjacent
-    words are ``api key``, ``private key`` or ``access key``. Plural counts such as
-    ``max_new_tokens`` are not secrets.
-    """
-    words = _key_words(key)
-    if any(w in _SECRET_WORDS for w in words):
-        return True
-    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(words))
-
-
-def redact_secrets(value: Any) -> Any:
-    """A copy of ``value`` with every secret-looking entry replaced by :data:`SECRET_MASK`.
-
-    Mappings are walked recursively (keys judged by :func:`is_secret_key`), as are lists and
-    tuples; a string that itself looks like a credential (``Bearer ...``, ``sk-...``,
-    ``hf_...``) is masked wherever it appears.
-    """
-    if isinstance(value, Mapping):
-        return {
-            str(k): SECRET_MASK if is_secret_key(str(k)) else redact_secrets(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, (list, tuple)):
-        return [redact_secrets(v) for v in value]
-    if isinstance(value, str) and _SECRET_VALUE.match(value):
-        return SECRET_MASK
-    return value
-
 
 # ---------------------------------------------------------------------------------------
 # results
@@ -292,9 +214,7 @@ def _lmuq_version() -> str:
 
         return version("lmuq")
     except Exception:  # not installed as a distribution (e.g. a source checkout on sys.path)
-        import lmuq
-
-        return str(getattr(lmuq, "__version__", "unknown"))
+        return "unknown"
 
 
 # ---------------------------------------------------------------------------------------
@@ -589,7 +509,7 @@ def build_report_data(
         scorers: the score columns to evaluate, in any order.
         correct_column: the 0/1 correctness column.
         run_info: model, dataset, settings, ...; secrets are redacted
-            (:func:`redact_secrets`).
+            (:func:`lmuq.secrets.redact_settings`).
         n_boot: bootstrap resamples for the intervals.
         calibration_split: fraction of the questions (stratified by correctness) used to
             fit Platt scaling, tune the threshold and fit conformal abstention; the rest is
@@ -631,7 +551,7 @@ def build_report_data(
         ]
     reports.sort(key=lambda r: -np.nan_to_num(r.summary.auroc.estimate, nan=-1.0))
     return ReportData(
-        run_info=redact_secrets(dict(run_info or {})),
+        run_info=redact_settings(dict(run_info or {})),
         n_questions=int(y.size),
         n_correct=int(y.sum()),
         accuracy=float(y.mean()),

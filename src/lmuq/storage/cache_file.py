@@ -1,4 +1,4 @@
-"""Persistent caches of NLI results and sentence embeddings, shared by runs and processes.
+"""The file behind lmuq's persistent caches of NLI results and sentence embeddings.
 
 NLI probabilities and embeddings are pure functions of (model, text): computed once, they
 can serve every later run. :class:`PersistentNLICache` and :class:`PersistentEmbeddingCache`
@@ -19,14 +19,10 @@ float64 for NLI (entailment, neutral, contradiction), float32 for embeddings.
 * :meth:`clear` empties the cache (or one model's entries); :meth:`stats` reports entries,
   bytes, and this object's hits and misses.
 
-Adapters plug the caches in without changing the code that uses them:
-
-* :class:`PersistentCachedNLI` wraps an NLI model like
-  :class:`~lmuq.statistics.nli.CachedNLI` (``name``, ``predict_proba``, ``get``), so it can
-  be passed wherever a ``CachedNLI`` or an NLI model is expected;
-* :class:`PersistentEmbeddingCache` *is* the mapping that
-  :class:`~lmuq.statistics.embeddings.SentenceEmbedder` takes as ``cache=``: keys
-  ``(model name, text)``, values float32 embeddings.
+The caches themselves: :class:`~lmuq.storage.nli_cache.PersistentNLICache` (a pair store
+for :class:`~lmuq.statistics.nli_cache.CachedNLI`) and
+:class:`~lmuq.storage.embedding_cache.PersistentEmbeddingCache` (the mapping
+:class:`~lmuq.statistics.embeddings.SentenceEmbedder` takes as ``cache=``).
 
 Embedding writes are buffered (``flush_every`` entries) and flushed on :meth:`flush`,
 :meth:`close`, exiting a ``with`` block, garbage collection and interpreter exit; a process
@@ -42,21 +38,23 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from lmuq.paths import cache_dir
+from lmuq.statistics.nli_cache import pair_key
+from lmuq.storage.sqlite import connect, schema_version, write_transaction
+
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "CacheFile",
     "CacheStats",
     "ContentHash",
-    "PersistentCachedNLI",
-    "PersistentEmbeddingCache",
-    "PersistentNLICache",
+    "PersistentCache",
     "default_stats_dir",
     "embedding_key",
     "nli_pair_key",
@@ -120,14 +118,9 @@ class ContentHash(bytes):
 
 
 def nli_pair_key(premise: str, hypothesis: str) -> ContentHash:
-    """blake2b-128 of a (premise, hypothesis) pair; the premise is length-prefixed so that
-    ``("ab", "c")`` and ``("a", "bc")`` differ (the same key as the in-memory CachedNLI)."""
-    h = hashlib.blake2b(digest_size=16)
-    p = premise.encode("utf-8", "surrogatepass")
-    h.update(len(p).to_bytes(8, "little"))
-    h.update(p)
-    h.update(hypothesis.encode("utf-8", "surrogatepass"))
-    return ContentHash(h.digest())
+    """:func:`lmuq.statistics.nli_cache.pair_key` as a :class:`ContentHash` (the in-memory
+    and the persistent NLI caches key pairs alike)."""
+    return ContentHash(pair_key(premise, hypothesis))
 
 
 def embedding_key(text: str) -> ContentHash:
@@ -139,8 +132,6 @@ def embedding_key(text: str) -> ContentHash:
 
 def default_stats_dir() -> Path:
     """``cache_dir()/"stats"``: where the persistent caches live by default."""
-    from lmuq.backends.default_model import cache_dir
-
     return cache_dir() / "stats"
 
 
@@ -161,7 +152,7 @@ class CacheStats:
     file_bytes: int
 
 
-class _CacheFile:
+class CacheFile:
     """The SQLite file behind a persistent cache: connection, write buffer, memory layer.
 
     Separate from the public objects so that a ``weakref.finalize`` can flush it at garbage
@@ -199,20 +190,7 @@ class _CacheFile:
     # -- connection -----------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise
-            raise ValueError(f"{self.path} is not an lmuq cache file (SQLite: {exc})") from exc
-        return conn
+        return connect(self.path, timeout=self.timeout, not_ours=ValueError)
 
     def _check(self) -> None:
         if self.closed:
@@ -225,29 +203,12 @@ class _CacheFile:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            conn = self.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    with suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise
+        with self.lock, write_transaction(self.conn) as conn:
+            yield conn
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "meta" in tables:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            version = None if row is None else int(row[0])
-            if version is None or version > CACHE_SCHEMA_VERSION:
-                raise ValueError(
-                    f"{self.path} was written with cache schema version {version}; this lmuq "
-                    f"reads versions up to {CACHE_SCHEMA_VERSION}. Upgrade lmuq, or use "
-                    "another cache path."
-                )
+        version = schema_version(conn, self.path, CACHE_SCHEMA_VERSION, ValueError, "cache")
+        if version is not None:
             row = conn.execute("SELECT value FROM meta WHERE key = 'dtype'").fetchone()
             if row is not None and row[0] != self.dtype.str:
                 raise ValueError(
@@ -255,8 +216,6 @@ class _CacheFile:
                     "kind of cache"
                 )
             return
-        if tables:
-            raise ValueError(f"{self.path} is an SQLite file but not an lmuq cache")
         for statement in _SCHEMA:
             conn.execute(statement)
         conn.executemany(
@@ -471,7 +430,7 @@ class _CacheFile:
                 self.conn.close()
 
 
-class _PersistentCache:
+class PersistentCache:
     """What both caches share: the file, its bounds, and clear / stats / flush / close."""
 
     _dtype: type = np.float64
@@ -493,7 +452,7 @@ class _PersistentCache:
         if not isinstance(flush_every, int) or flush_every < 1:
             raise ValueError(f"flush_every must be an int >= 1, got {flush_every!r}")
         file = Path(path).expanduser() if path is not None else default_stats_dir() / self._filename
-        self._file = _CacheFile(file, self._dtype, max_bytes, memory_bytes, flush_every, timeout)
+        self._file = CacheFile(file, self._dtype, max_bytes, memory_bytes, flush_every, timeout)
         self._finalizer = weakref.finalize(self, self._file.close)
 
     @property
@@ -536,246 +495,3 @@ class _PersistentCache:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, max_bytes={self.max_bytes})"
-
-
-class PersistentNLICache(_PersistentCache):
-    """NLI pair probabilities ``(entailment, neutral, contradiction)`` on disk.
-
-    Default file: ``cache_dir()/"stats"/"nli.sqlite3"``. Keys: ``(model name,
-    nli_pair_key(premise, hypothesis))``; values: 3 float64. Writes go to the file at once
-    (one transaction per :meth:`put_many`).
-
-    Args:
-        path: the cache file (default above).
-        max_bytes: bound on the stored entries' bytes (least recently used evicted first).
-        memory_bytes: bound on the in-process layer.
-        flush_every: reads between writes of their last-used times.
-        timeout: seconds a write waits for another process's lock.
-    """
-
-    _dtype = np.float64
-    _filename = "nli.sqlite3"
-
-    def get_many(
-        self, model: str, premises: Sequence[str], hypotheses: Sequence[str]
-    ) -> list[np.ndarray | None]:
-        """Cached probabilities per pair (None where absent); counts hits and misses."""
-        keys = [nli_pair_key(p, h) for p, h in zip(premises, hypotheses, strict=True)]
-        return self._file.get_many(model, keys)
-
-    def get(self, model: str, premise: str, hypothesis: str) -> np.ndarray | None:
-        """The cached probabilities of one pair, or None (counts a hit or a miss)."""
-        return self.get_many(model, [premise], [hypothesis])[0]
-
-    def put_many(
-        self,
-        model: str,
-        premises: Sequence[str],
-        hypotheses: Sequence[str],
-        probs: np.ndarray,
-    ) -> None:
-        """Store ``probs`` (shape ``(P, 3)``) for the pairs, in one transaction."""
-        probs = np.asarray(probs, dtype=np.float64)
-        if probs.shape != (len(premises), 3) or len(premises) != len(hypotheses):
-            raise ValueError(
-                f"expected probabilities of shape ({len(premises)}, 3) for {len(premises)} "
-                f"premises and {len(hypotheses)} hypotheses, got {probs.shape}"
-            )
-        items = [
-            (nli_pair_key(p, h), row) for p, h, row in zip(premises, hypotheses, probs, strict=True)
-        ]
-        self._file.put_many(model, items, now=True)
-
-    def put(self, model: str, premise: str, hypothesis: str, probs: np.ndarray) -> None:
-        """Store one pair's probabilities."""
-        self.put_many(model, [premise], [hypothesis], np.asarray(probs).reshape(1, 3))
-
-    def count(self, model: str) -> int:
-        """Entries stored for ``model``."""
-        return self._file.count(model)
-
-
-class PersistentEmbeddingCache(_PersistentCache, MutableMapping):
-    """Sentence embeddings on disk, as the mapping ``SentenceEmbedder(cache=...)`` takes.
-
-    Keys are ``(model name, text)`` (or ``(model name, ContentHash)``, which iteration
-    yields, since texts are stored only as hashes); values are 1-D float32 arrays,
-    returned read-only. ``in`` and :meth:`get` count hits and misses (``SentenceEmbedder``
-    asks ``in`` once per text). Writes are buffered (``flush_every`` entries; see the
-    module docstring). Default file: ``cache_dir()/"stats"/"embeddings.sqlite3"``.
-    """
-
-    _dtype = np.float32
-    _filename = "embeddings.sqlite3"
-
-    @staticmethod
-    def _split(key: Any) -> tuple[str, ContentHash]:
-        if not (isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], str)):
-            raise KeyError(key)
-        model, text = key
-        if isinstance(text, ContentHash):
-            return model, text
-        if not isinstance(text, str):
-            raise KeyError(key)
-        return model, embedding_key(text)
-
-    def _lookup(self, key: Any, count: bool) -> np.ndarray | None:
-        try:
-            model, digest = self._split(key)
-        except KeyError:
-            return None
-        return self._file.get_many(model, [digest], count=count)[0]
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        value = self._lookup(key, count=False)
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        value = self._lookup(key, count=True)
-        return default if value is None else value
-
-    def __contains__(self, key: object) -> bool:
-        return self._lookup(key, count=True) is not None
-
-    def __setitem__(self, key: Any, value: np.ndarray) -> None:
-        model, digest = self._split(key)
-        arr = np.asarray(value, dtype=np.float32)
-        if arr.ndim != 1:
-            raise ValueError(f"an embedding must be 1-D, got shape {arr.shape}")
-        self._file.put_many(model, [(digest, arr)], now=False)
-
-    def __delitem__(self, key: Any) -> None:
-        model, digest = self._split(key)
-        if not self._file.delete(model, digest):
-            raise KeyError(key)
-
-    def __iter__(self) -> Iterator[tuple[str, ContentHash]]:
-        return self._file.iter_keys()
-
-    def __len__(self) -> int:
-        return self._file.totals()[0]
-
-    def count(self, model: str) -> int:
-        """Entries stored for ``model``."""
-        return self._file.count(model)
-
-
-class PersistentCachedNLI:
-    """An NLI model whose pair probabilities are cached on disk: a drop-in ``CachedNLI``.
-
-    It implements the :class:`~lmuq.statistics.nli.NLIModel` protocol (``name``,
-    ``predict_proba``) and ``CachedNLI``'s ``get(premise, hypothesis)``, which is what
-    :class:`~lmuq.statistics.nli_view.NLIView` and the scoring driver call. Each
-    ``predict_proba`` call deduplicates its pairs, serves the cached ones, sends the
-    missing distinct pairs to the model (in chunks of ``batch_size`` when given) and
-    stores them in one transaction.
-
-    Counters like ``CachedNLI``'s: ``misses`` pairs computed, ``hits`` pairs served without
-    computing (``get`` never counts). The cache's own :meth:`~PersistentNLICache.stats`
-    counts every lookup.
-
-    Args:
-        model: the NLI model (its ``name`` is part of every key).
-        cache: the persistent cache; default: a :class:`PersistentNLICache` at its default
-            path.
-        batch_size: pairs per model call (None: all missing pairs in one call).
-    """
-
-    def __init__(
-        self,
-        model: Any,
-        cache: PersistentNLICache | None = None,
-        batch_size: int | None = None,
-    ) -> None:
-        if not (hasattr(model, "name") and callable(getattr(model, "predict_proba", None))):
-            raise TypeError(
-                f"model must implement NLIModel (name, predict_proba), got {type(model).__name__}"
-            )
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise ValueError(f"batch_size must be None or an int >= 1, got {batch_size!r}")
-        self.model = model
-        self.cache = cache if cache is not None else PersistentNLICache()
-        self.batch_size = batch_size
-        self.hits = 0
-        self.misses = 0
-
-    @property
-    def name(self) -> str:
-        return self.model.name
-
-    def __len__(self) -> int:
-        return self.cache.count(self.name)
-
-    def __repr__(self) -> str:
-        return (
-            f"PersistentCachedNLI({self.model!r}, cache={self.cache!r}, hits={self.hits}, "
-            f"misses={self.misses})"
-        )
-
-    def clear(self) -> None:
-        """Forget this model's cached pairs (the counters are kept)."""
-        self.cache.clear(self.name)
-
-    def get(self, premise: str, hypothesis: str) -> np.ndarray | None:
-        """The cached probabilities of one pair, or None; never computes."""
-        return self.cache.get(self.name, premise, hypothesis)
-
-    def fill(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Compute the given (premise, hypothesis) pairs not cached yet, in one model call
-        (the scoring engine's batch; see :mod:`lmuq.statistics.missing`)."""
-        if pairs:
-            self.predict_proba([p for p, _ in pairs], [h for _, h in pairs])
-
-    def predict_proba(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
-        """Probabilities ``(P, 3)`` in request order, computing only pairs not cached."""
-        _check_pairs(premises, hypotheses)
-        name = self.model.name
-        premises, hypotheses = list(premises), list(hypotheses)
-        if not premises:
-            return np.zeros((0, 3), dtype=np.float64)
-        found = self.cache.get_many(name, premises, hypotheses)
-        keys = [nli_pair_key(p, h) for p, h in zip(premises, hypotheses, strict=True)]
-        missing: dict[bytes, tuple[str, str]] = {}
-        for key, value, p, h in zip(keys, found, premises, hypotheses, strict=True):
-            if value is None and key not in missing:
-                missing[key] = (p, h)
-        computed: dict[bytes, np.ndarray] = {}
-        todo = list(missing.items())
-        step = self.batch_size or len(todo) or 1
-        for start in range(0, len(todo), step):
-            chunk = todo[start : start + step]
-            ps = [p for _, (p, _) in chunk]
-            hs = [h for _, (_, h) in chunk]
-            probs = np.asarray(self.model.predict_proba(ps, hs), dtype=np.float64)
-            if probs.shape != (len(chunk), 3):
-                raise ValueError(
-                    f"{name!r}.predict_proba returned shape {probs.shape} for {len(chunk)} "
-                    f"pairs; expected ({len(chunk)}, 3)"
-                )
-            self.cache.put_many(name, ps, hs, probs)
-            for (key, _), row in zip(chunk, probs, strict=True):
-                stored = row.copy()
-                stored.flags.writeable = False
-                computed[key] = stored
-        self.misses += len(missing)
-        self.hits += len(keys) - len(missing)
-        return np.stack(
-            [v if v is not None else computed[k] for k, v in zip(keys, found, strict=True)]
-        )
-
-
-def _check_pairs(premises: Sequence[str], hypotheses: Sequence[str]) -> None:
-    for what, texts in (("premises", premises), ("hypotheses", hypotheses)):
-        if isinstance(texts, (str, bytes)):
-            raise TypeError(f"{what} must be a sequence of strings, not a single string")
-    if len(premises) != len(hypotheses):
-        raise ValueError(
-            f"premises and hypotheses must have the same length, got {len(premises)} "
-            f"and {len(hypotheses)}"
-        )
-    for what, texts in (("premises", premises), ("hypotheses", hypotheses)):
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"{what}[{i}] must be a str, got {type(t).__name__}: {t!r}")
