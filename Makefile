@@ -29,6 +29,7 @@ demo: setup
 test: setup
 	$(BIN)/ruff check src tests examples
 	$(BIN)/ruff format --check src tests examples
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 clean:

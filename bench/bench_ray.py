@@ -4,7 +4,7 @@
 On the same generated JSONL (``--rows`` rows: prompt, response, 5 sampled responses,
 response log-probs), with NLI-free scorers plus ``cosine_sim`` on the packaged MiniLM:
 
-  local          lmuq.score_file.score_jsonl (one process, chunks of --batch-size rows)
+  local          lmuq.app.score_file.score_jsonl (one process, chunks of --batch-size rows)
   ray            lmuq.distributed.score_jsonl_on_ray (actor pool of --concurrency actors,
                  each loading MiniLM once; batches of --batch-size rows)
   local+cache 1/2, ray+cache 1/2
@@ -172,7 +172,7 @@ def _import_models() -> float:
 
 
 def phase_local(args: argparse.Namespace) -> dict:
-    from lmuq.score_file import score_jsonl
+    from lmuq.app.score_file import score_jsonl
 
     import_s = _import_models()
     start = time.perf_counter()
@@ -198,7 +198,7 @@ def phase_local_cached(args: argparse.Namespace) -> dict:
     import pandas as pd
 
     from lmuq.distributed.ray_scoring import BatchScorer, EmbedderFactory
-    from lmuq.score_file import read_records
+    from lmuq.app.score_file import read_records
 
     cache_path = str(Path(args.workdir) / "local-emb.sqlite3")
     _import_models()

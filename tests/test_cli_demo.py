@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lmuq.cli import main
+from lmuq.app.cli import main
 from lmuq.uq.whitebox import DEFAULT_WHITEBOX_SCORERS
 
 pytestmark = pytest.mark.model

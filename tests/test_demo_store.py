@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmuq.cli import main
+from lmuq.app.cli import main
 from lmuq.storage.run_store import RunStore
 
 pytestmark = pytest.mark.model

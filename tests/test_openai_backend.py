@@ -447,7 +447,7 @@ def test_llama_cpp_backend_needs_its_extra(monkeypatch):
 
 
 def test_lmuq_run_generates_through_an_openai_compatible_server(srv, tmp_path, capsys):
-    from lmuq.cli import main
+    from lmuq.app.cli import main
 
     out = tmp_path / "out"
     code = main(
@@ -484,7 +484,7 @@ def test_lmuq_run_generates_through_an_openai_compatible_server(srv, tmp_path, c
 
 
 def test_lmuq_run_base_url_needs_a_model_name(srv, capsys):
-    from lmuq.cli import main
+    from lmuq.app.cli import main
 
     assert main(["run", "--base-url", srv.base_url, "-n", "2", "--no-progress"]) == 2
     assert "--model" in capsys.readouterr().err

@@ -17,6 +17,7 @@ import pytest
 import ray
 
 import nli_fakes
+from lmuq.app.score_file import score_jsonl
 from lmuq.compat.uqlm import BlackBoxUQ
 from lmuq.distributed.ray_scoring import (
     BatchScorer,
@@ -25,7 +26,6 @@ from lmuq.distributed.ray_scoring import (
     score_jsonl_on_ray,
     score_records_on_ray,
 )
-from lmuq.score_file import score_jsonl
 from lmuq.scoring import score
 from lmuq.scoring.whitebox import WHITEBOX_SCORERS
 from lmuq.statistics.embeddings import DEFAULT_SENTENCE_MODEL_NAME, SentenceEmbedder

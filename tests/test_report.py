@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lmuq.app.run_folder import report_from_run_dir
 from lmuq.evaluation import (
     ConformalAbstention,
     PlattCalibrator,
@@ -29,7 +30,6 @@ from lmuq.evaluation import (
 )
 from lmuq.evaluation.protocol import build_report_data, calibration_mask
 from lmuq.reporting.html import render_report, write_report
-from lmuq.reporting.run_report import report_from_run_dir
 from lmuq.secrets import MASK, is_secret_key, redact_settings
 from lmuq.storage.files import write_table
 
@@ -488,19 +488,19 @@ def test_write_report_writes_the_rendered_file(data, tmp_path):
 
 
 def _write_demo_folder(folder, results: pd.DataFrame) -> None:
-    """The files ``lmuq demo`` writes, in its formats (see lmuq.demo._write)."""
+    """The files ``lmuq demo`` writes, in its formats (see lmuq.app.job._write)."""
     table = results.rename(
         columns={"noisy": "semantic_negentropy", "good": "normalized_probability"}
     )
     table = table.drop(columns=["neg_len"])
+    table["baseline:short_answer"] = -table["response_tokens"].astype(float)
     write_table(table.to_dict("records"), folder / "results")
-    labels = [
-        "normalized_probability",
-        "semantic_negentropy[normalized_match]",
-        "baseline:short_answer",
-    ]
+    labels = ["normalized_probability", "semantic_negentropy", "baseline:short_answer"]
     write_table(
-        [{"scorer": label, "n_scored": 1, "auroc": 0.5} for label in labels],
+        [
+            {"scorer": label, "n_scored": 1, "auroc": 0.5, "equivalence": eq}
+            for label, eq in zip(labels, ["", "normalized_match", ""], strict=True)
+        ],
         folder / "summary",
         parquet=False,
     )
@@ -534,7 +534,7 @@ def test_report_from_run_dir(results, tmp_path, fmt_):
     cells = parse(page)
     assert set(cells.scorer_order["scorer-table"]) == {
         "normalized_probability",
-        "semantic_negentropy[normalized_match]",
+        "semantic_negentropy",
         "baseline:short_answer",
     }
     y = results["correct"].to_numpy().astype(int)
@@ -543,7 +543,7 @@ def test_report_from_run_dir(results, tmp_path, fmt_):
     assert cells.cells[("scorer-table", "baseline:short_answer", "auroc")] == fmt_iv(baseline)
     noisy = results["noisy"].to_numpy(dtype=float)
     keep = np.isfinite(noisy)
-    label = "semantic_negentropy[normalized_match]"
+    label = "semantic_negentropy"
     expected = bootstrap_metric(auroc, noisy[keep], y[keep], n_boot=40, seed=0)
     assert cells.cells[("scorer-table", label, "auroc")] == fmt_iv(expected)
     # samples come back as lists from both the Parquet and the CSV (JSON) cell
@@ -556,7 +556,8 @@ def test_report_from_run_dir_without_summary_uses_the_config(results, tmp_path):
     (tmp_path / "summary.csv").unlink()
     path = report_from_run_dir(tmp_path, out=tmp_path / "x.html", plots=False)
     page = path.read_text(encoding="utf-8")
-    # config scorers plus the black-box columns present; no baseline without summary.csv
+    # config scorers plus the registered scorer columns present; no baseline without
+    # summary.csv (or run.json's "evaluated")
     assert set(parse(page).scorer_order["scorer-table"]) == {
         "normalized_probability",
         "semantic_negentropy",

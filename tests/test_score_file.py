@@ -6,8 +6,8 @@ import math
 import pytest
 
 from lmuq import BlackBoxUQ
-from lmuq.cli import main
-from lmuq.score_file import score_jsonl
+from lmuq.app.cli import main
+from lmuq.app.score_file import score_jsonl
 
 RECORDS = [
     {

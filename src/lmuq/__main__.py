@@ -1,3 +1,3 @@
-from lmuq.cli import main
+from lmuq.app.cli import main
 
 raise SystemExit(main())

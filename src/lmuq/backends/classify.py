@@ -16,14 +16,21 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lmuq.backends.errors import MalformedResponseError, TransientError
 
-if TYPE_CHECKING:
-    from lmuq.backends.retry import RetryPolicy
+__all__ = ["Failure", "RetryRules", "classify_exception", "parse_retry_after"]
 
-__all__ = ["Failure", "classify_exception", "parse_retry_after"]
+
+class RetryRules(Protocol):
+    """What classification asks of a retry policy (:class:`~lmuq.backends.retry.RetryPolicy`)."""
+
+    retry_malformed: bool
+    retry_timeouts: bool
+    retry_connection_errors: bool
+
+    def retries_status(self, status: int) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,7 @@ def _names(exc: BaseException) -> str:
     return " ".join(c.__name__.lower() for c in type(exc).__mro__)
 
 
-def classify_exception(exc: BaseException, policy: RetryPolicy) -> Failure:
+def classify_exception(exc: BaseException, policy: RetryRules) -> Failure:
     """Judge one failed attempt: its reason label, and whether ``policy`` retries it.
 
     Order: an explicit :class:`TransientError`; an HTTP status found on the exception or its

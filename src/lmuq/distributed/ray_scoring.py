@@ -1,6 +1,6 @@
 """Score large tables of (prompt, response, samples) rows on Ray Data.
 
-The rows are those of :func:`lmuq.score_file.score_jsonl` (``prompt``, ``response``,
+The rows are those of :func:`lmuq.app.score_file.score_jsonl` (``prompt``, ``response``,
 ``sampled_responses``, optional ``logprobs`` / ``sampled_logprobs``; any other field is
 passed through). :func:`score_dataset_on_ray` maps them with
 ``ray.data.Dataset.map_batches`` onto an actor pool of :class:`BatchScorer`:
@@ -357,7 +357,7 @@ def score_dataset_on_ray(
 
     Args:
         dataset_or_records: a ``ray.data.Dataset``, a pandas DataFrame, or dicts (records as
-            in :func:`lmuq.score_file.score_jsonl`).
+            in :func:`lmuq.app.score_file.score_jsonl`).
         scorers: scorer names, black- and white-box.
         blackbox_kwargs: see :class:`BatchScorer`; ``nli_factory`` / ``embedder_factory``
             are called inside each actor.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from lmuq.grading.normalize import normalize_text
 
 if TYPE_CHECKING:
-    from lmuq.datasets.questions import Question
+    from lmuq.types import Question
 
 __all__ = ["grade_question", "grade_short_answer"]
 

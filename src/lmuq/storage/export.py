@@ -17,17 +17,24 @@ import math
 import os
 import sqlite3
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lmuq.extras import require
 from lmuq.generation.draw import ANSWER
 from lmuq.storage.files import atomic_write, parquet_frame, write_jsonl, write_table
 
-if TYPE_CHECKING:
-    from lmuq.storage.run_store import RunStore
-
 __all__ = ["export_records", "export_run"]
+
+
+class RunStore(Protocol):
+    """What an export reads of a :class:`~lmuq.storage.run_store.RunStore`."""
+
+    def num_prompts(self, run_id: str, conn: sqlite3.Connection | None = None) -> int: ...
+
+    def snapshot(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
 
 _BLOCK_ROWS = 256
 

@@ -1,21 +1,20 @@
-"""The HTML report of a finished ``lmuq demo`` run, from its output folder.
+"""The HTML report of a finished ``lmuq demo`` / ``lmuq run``, from its output folder.
 
-A demo folder holds ``results.parquet`` and/or ``results.csv`` (one row per question),
+A run folder holds ``results.parquet`` and/or ``results.csv`` (one row per question),
 ``summary.csv`` (one row per evaluated score, column ``scorer``) and ``run.json`` (model,
-config, ...). :func:`report_from_run_dir` reads them and writes ``report.html`` beside them.
+config, ``evaluated``: the score columns). :func:`report_from_run_dir` reads them, runs the
+evaluation protocol and writes ``report.html`` beside them (the job itself renders its
+report from memory; this is for a folder written earlier, or with other settings).
 
-Which columns are scores: the labels in ``summary.csv``'s ``scorer`` column, where a label
-such as ``semantic_negentropy[normalized_match]`` names the column ``semantic_negentropy``
-(the bracket says how it clustered) and ``baseline:short_answer`` is not a column but
-``-response_tokens``. Without ``summary.csv``, the scorers named in ``run.json``'s
-``config.scorers`` plus the black-box scorer columns that are present.
+Which columns are scores: ``run.json``'s ``evaluated`` list, else ``summary.csv``'s
+``scorer`` column, else the configured scorers and the registered scorers that are
+columns; each names a column of the results (the length baseline included).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,9 @@ import pandas as pd
 
 from lmuq.evaluation.protocol import build_report_data
 from lmuq.reporting.html import write_report
+from lmuq.scoring.registry import SCORERS
 
-__all__ = ["LENGTH_BASELINE", "report_from_run_dir", "score_columns_for_run"]
-
-#: The demo's length baseline (kept equal to ``lmuq.demo.LENGTH_BASELINE``).
-LENGTH_BASELINE = "baseline:short_answer"
-_LABEL = re.compile(r"^(?P<column>[^\[\]]+)\[[^\[\]]*\]$")
+__all__ = ["report_from_run_dir", "score_columns_for_run"]
 
 
 def _read_results(run_dir: Path) -> pd.DataFrame:
@@ -63,29 +59,15 @@ def _summary_labels(run_dir: Path) -> list[str] | None:
 
 def score_columns_for_run(
     results: pd.DataFrame, run: dict[str, Any], labels: list[str] | None
-) -> dict[str, str]:
-    """``{label shown in the report: results column}`` of the scores to evaluate.
-
-    ``labels`` are ``summary.csv``'s scorer labels (``None`` when there is none); labels
-    whose column is missing are left out. :data:`LENGTH_BASELINE` maps to itself: the
-    caller adds it as ``-response_tokens``.
-    """
-    out: dict[str, str] = {}
-    if labels is None:
-        from lmuq.demo import NLI_BLACKBOX
-
-        config = run.get("config") or {}
-        labels = [*config.get("scorers", []), *NLI_BLACKBOX]
-    for label in labels:
-        if label == LENGTH_BASELINE:
-            if "response_tokens" in results.columns:
-                out[label] = label
-            continue
-        m = _LABEL.match(label)
-        column = m.group("column") if m else label
-        if column in results.columns:
-            out[label] = column
-    return out
+) -> list[str]:
+    """The score columns to evaluate: ``run.json``'s ``evaluated`` list, else ``labels``
+    (``summary.csv``'s scorer column), else the configured scorers and every registered
+    scorer that is a column; names that are not columns of ``results`` are left out."""
+    names = run.get("evaluated") or labels
+    if not names:
+        configured = (run.get("config") or {}).get("scorers", [])
+        names = [*configured, *SCORERS]
+    return [name for name in dict.fromkeys(names) if name in results.columns]
 
 
 def report_from_run_dir(
@@ -116,16 +98,9 @@ def report_from_run_dir(
     columns = score_columns_for_run(results, run, _summary_labels(run_dir))
     if not columns:
         raise ValueError(f"no score columns found in {run_dir}'s results")
-    frame = results.copy()
-    for label, column in columns.items():
-        if label == LENGTH_BASELINE:
-            tokens = pd.to_numeric(frame["response_tokens"], errors="coerce")
-            frame[label] = -tokens
-        elif label != column:
-            frame[label] = frame[column]
     data = build_report_data(
-        frame,
-        scorers=list(columns),
+        results,
+        scorers=columns,
         run_info=run,
         n_boot=int(n_boot if n_boot is not None else config.get("n_boot", 1000)),
         seed=int(config.get("seed", 0)),

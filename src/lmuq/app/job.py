@@ -1,9 +1,12 @@
-"""The main job, end to end: generate, score, grade, evaluate, write.
+"""The main job, end to end: generate, score, grade, evaluate once, write, render.
 
-``lmuq demo`` asks a chat model (by default the embedded SmolLM2-135M-Instruct) a built-in
-set of factual questions with gold answers, draws a greedy answer and m samples per question
-with token log-probs, computes every white-box scorer, grades the answers, and prints each
-scorer's AUROC and PRR against correctness with bootstrap intervals.
+``lmuq demo`` (and ``lmuq run``) asks a chat model (by default the embedded
+SmolLM2-135M-Instruct) a built-in set of factual questions with gold answers, draws a greedy
+answer and m samples per question with token log-probs, computes every white-box scorer and
+the black-box scorers its inputs allow, grades the answers, evaluates every score once (the
+evaluation protocol of :mod:`lmuq.evaluation.protocol`: AUROC / PRR / AUARC with bootstrap
+intervals, held-out calibration, thresholds, conformal abstention), writes the results
+table and renders the HTML report from that same evaluation.
 """
 
 from __future__ import annotations
@@ -18,18 +21,21 @@ from typing import Any
 import numpy as np
 
 from lmuq.datasets import Question, load_questions
-from lmuq.evaluation.summary import ScorerSummary, format_summary, summarize_scores
-from lmuq.generation import generate_sample_sets
+from lmuq.evaluation.protocol import ReportData, build_report_data
+from lmuq.evaluation.summary import ScorerSummary, format_summary
+from lmuq.generation import draw
 from lmuq.grading import grade_question
+from lmuq.scoring.blackbox import CLUSTER_ONLY
 from lmuq.storage.files import write_jsonl, write_table
 from lmuq.types import SamplingParams
 from lmuq.uq.scorer import UQScorer
 from lmuq.uq.whitebox import DEFAULT_WHITEBOX_SCORERS
 
-__all__ = ["DemoConfig", "DemoResult", "blackbox_scorers_for", "run_demo"]
+__all__ = ["LENGTH_BASELINE", "DemoConfig", "DemoResult", "blackbox_scorers_for", "run_demo"]
 
 PROMPT_TEMPLATE = "{question} Answer with just the name."
-#: Not a scorer: shorter answers are right more often, so any scorer should beat this.
+#: Not a scorer: shorter answers are right more often, so any scorer should beat this. A
+#: results column (minus the answer's token count), evaluated like the scorers.
 LENGTH_BASELINE = "baseline:short_answer"
 
 
@@ -60,6 +66,8 @@ class DemoConfig:
 
 @dataclass
 class DemoResult:
+    """What the job produced: the evaluation (``report_data``), the files, the timings."""
+
     config: DemoConfig
     accuracy: float
     summaries: list[ScorerSummary]
@@ -67,9 +75,18 @@ class DemoResult:
     timings: dict[str, float] = field(default_factory=dict)
     model_label: str = ""
     n_questions: int = 0
+    equivalence: str = "nli"
+    report_data: ReportData | None = None
 
     def table(self) -> str:
-        return format_summary(self.summaries, self.config.max_rejection)
+        table = format_summary(self.summaries, self.config.max_rejection)
+        clustered = [s.name for s in self.summaries if s.name in CLUSTER_ONLY]
+        if clustered and self.equivalence != "nli":
+            table += (
+                f"\n({', '.join(clustered)} cluster the responses by {self.equivalence}, "
+                "not NLI: pass --nli-model for NLI clustering)"
+            )
+        return table
 
 
 #: Black-box scorers the demo runs without an NLI model; the semantic ones cluster with the
@@ -94,7 +111,6 @@ NLI_BLACKBOX = (
     "kernel_language_entropy",
     "luq",
 )
-_CLUSTERED = {"semantic_negentropy", "semantic_sets_confidence", "semantic_entropy"}
 
 
 def blackbox_scorers_for(nli_model: str | None) -> tuple[str, ...]:
@@ -180,7 +196,7 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
             progress=cfg.progress,
         )
     else:
-        sets = generate_sample_sets(
+        sets = draw(
             backend,
             prompts,
             cfg.num_samples,
@@ -206,12 +222,8 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
         equivalence=equivalence,
         use_best=False,
     )
-    result = scorer.score(sets)
+    result = scorer.score(sets, progress=cfg.progress)
     timings["score_s"] = time.perf_counter() - t0
-    labels = {
-        name: f"{name}[{equivalence}]" if name in _CLUSTERED and equivalence != "nli" else name
-        for name in result.scorers
-    }
 
     correct = np.array(
         [grade_question(ss.answer.text, q) for ss, q in zip(sets, questions, strict=True)]
@@ -221,24 +233,39 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
         store.record_scores(run_id, result)
         store.record_labels(run_id, [bool(c) for c in correct])
         store.close()
-    scores = {labels[name]: result.columns[name] for name in result.scorers}
-    scores[LENGTH_BASELINE] = [-float(ss.answer.num_tokens) for ss in sets]
+
+    rows = _rows(questions, sets, result, correct)
+    run = _run_info(cfg, label, sets, result, correct, timings)
+    evaluated = [*result.scorers, LENGTH_BASELINE]
+    run["evaluated"] = evaluated
     t0 = time.perf_counter()
-    summaries = summarize_scores(
-        scores, correct, n_boot=cfg.n_boot, max_rejection=cfg.max_rejection, seed=cfg.seed
+    import pandas as pd
+
+    data = build_report_data(
+        pd.DataFrame(rows),
+        scorers=evaluated,
+        run_info=run,
+        n_boot=cfg.n_boot,
+        seed=cfg.seed,
+        max_rejection=cfg.max_rejection,
     )
     timings["evaluate_s"] = time.perf_counter() - t0
+    summaries = [r.summary for r in data.scorers]
 
-    files = _write(cfg, questions, sets, result, correct, summaries, label, timings)
+    files = _write(cfg, questions, rows, sets, summaries, equivalence, run)
     try:
-        from lmuq.reporting.run_report import report_from_run_dir
+        from lmuq.reporting.html import write_report
 
         t0 = time.perf_counter()
-        files["report"] = report_from_run_dir(cfg.out_dir, n_boot=cfg.n_boot)
+        files["report"] = write_report(
+            data, Path(cfg.out_dir) / "report.html", title=f"lmuq report: {label}"
+        )
         timings["report_s"] = time.perf_counter() - t0
     except ImportError as exc:  # jinja2/matplotlib not installed: the tables still stand
         echo(f"(no HTML report: {exc})")
-    return DemoResult(cfg, accuracy, summaries, files, timings, label, len(questions))
+    return DemoResult(
+        cfg, accuracy, summaries, files, timings, label, len(questions), equivalence, data
+    )
 
 
 def _generation_settings(cfg: DemoConfig, label: str, answer, sample) -> dict[str, Any]:
@@ -262,11 +289,14 @@ def _digest(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _write(cfg, questions, sets, result, correct, summaries, label, timings) -> dict[str, Path]:
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    raw_cols = [c for c in result.columns if c not in ("prompt", "response", "sampled_responses")]
-    flat_rows, nested = [], []
+def _rows(questions, sets, result, correct) -> list[dict[str, Any]]:
+    """One flat row per question: texts, correctness, every score column, the baseline."""
+    raw_cols = [
+        c
+        for c in result.columns
+        if c not in ("prompt", "response", "sampled_responses", "score_errors")
+    ]
+    rows = []
     for i, (q, ss) in enumerate(zip(questions, sets, strict=True)):
         row: dict[str, Any] = {
             "id": q.id,
@@ -280,22 +310,14 @@ def _write(cfg, questions, sets, result, correct, summaries, label, timings) -> 
             "sampled_responses": ss.sample_texts,
         }
         row.update({c: result.columns[c][i] for c in raw_cols})
-        flat_rows.append(row)
-        nested.append(
-            {
-                **{k: v for k, v in row.items() if k != "sampled_responses"},
-                "aliases": list(q.aliases),
-                "answer": ss.answer.to_dict(),
-                "samples": [s.to_dict() for s in ss.samples],
-            }
-        )
-    files: dict[str, Path] = {}
-    for path in write_table(flat_rows, out / "results"):
-        files[path.suffix.lstrip(".")] = path
-    files["jsonl"] = write_jsonl(nested, out / "results.jsonl")
-    summary_paths = write_table([s.to_dict() for s in summaries], out / "summary", parquet=False)
-    files["summary"] = summary_paths[0]
-    run = {
+        row[LENGTH_BASELINE] = -float(ss.answer.num_tokens)
+        row["score_errors"] = result.columns["score_errors"][i]
+        rows.append(row)
+    return rows
+
+
+def _run_info(cfg, label, sets, result, correct, timings) -> dict[str, Any]:
+    return {
         "model": label,
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
         "prompt_template": PROMPT_TEMPLATE,
@@ -305,6 +327,29 @@ def _write(cfg, questions, sets, result, correct, summaries, label, timings) -> 
         "timings": timings,
         "python": platform.python_version(),
     }
+
+
+def _write(cfg, questions, rows, sets, summaries, equivalence, run) -> dict[str, Path]:
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    nested = [
+        {
+            **{k: v for k, v in row.items() if k != "sampled_responses"},
+            "aliases": list(q.aliases),
+            "answer": ss.answer.to_dict(),
+            "samples": [s.to_dict() for s in ss.samples],
+        }
+        for q, row, ss in zip(questions, rows, sets, strict=True)
+    ]
+    files: dict[str, Path] = {}
+    for path in write_table(rows, out / "results"):
+        files[path.suffix.lstrip(".")] = path
+    files["jsonl"] = write_jsonl(nested, out / "results.jsonl")
+    summary_rows = [
+        {**s.to_dict(), "equivalence": equivalence if s.name in CLUSTER_ONLY else ""}
+        for s in summaries
+    ]
+    files["summary"] = write_table(summary_rows, out / "summary", parquet=False)[0]
     files["run"] = out / "run.json"
     files["run"].write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
     return files

@@ -17,7 +17,7 @@ def _positive_int(text: str) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from lmuq.demo import DemoConfig
+    from lmuq.app.job import DemoConfig
 
     d = DemoConfig()
     parser = argparse.ArgumentParser(
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from lmuq.demo import DemoConfig, run_demo
+    from lmuq.app.job import DemoConfig, run_demo
     from lmuq.extras import MissingExtraError
 
     cfg = DemoConfig(
@@ -189,8 +189,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from lmuq.app.run_folder import report_from_run_dir
     from lmuq.extras import MissingExtraError
-    from lmuq.reporting.run_report import report_from_run_dir
 
     try:
         path = report_from_run_dir(args.run_dir, out=args.out, n_boot=args.n_boot)
@@ -226,8 +226,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from lmuq.app.score_file import score_jsonl
     from lmuq.extras import MissingExtraError
-    from lmuq.score_file import score_jsonl
 
     try:
         summary = score_jsonl(
