@@ -7,12 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from lmuq.scoring.functional.judged import (
-    judge_prompt,
-    p_true_from_logprobs,
-    p_true_prompt,
-    panel_aggregate,
-    parse_judge_output,
+from lmuq.scoring.functional.llm_judge import judge_prompt, panel_aggregate, parse_judge_output
+from lmuq.scoring.functional.p_true import p_true_from_logprobs, p_true_prompt
+from lmuq.scoring.functional.verbalized_confidence import (
     parse_verbalized_confidence,
     verbalized_confidence_prompt,
 )

@@ -11,11 +11,9 @@ import numpy as np
 import pytest
 
 from lmuq.backends.base import GenerationBackend
-from lmuq.scoring.functional.judged import (
-    judge_prompt,
-    p_true_prompt,
-    verbalized_confidence_prompt,
-)
+from lmuq.scoring.functional.llm_judge import judge_prompt
+from lmuq.scoring.functional.p_true import p_true_prompt
+from lmuq.scoring.functional.verbalized_confidence import verbalized_confidence_prompt
 from lmuq.types import Generation, SamplingParams
 from lmuq.uq.judged import (
     JudgedScore,

@@ -19,7 +19,15 @@ import numpy as np
 
 from lmuq.constants import LOGPROB_TOLERANCE
 
-__all__ = ["KINDS", "Generation", "Question", "SampleSet", "SamplingParams", "check_logprobs"]
+__all__ = [
+    "KINDS",
+    "Generation",
+    "Question",
+    "SampleSet",
+    "SamplingParams",
+    "check_logprobs",
+    "check_str",
+]
 
 
 @dataclass(frozen=True)
@@ -215,6 +223,13 @@ class SampleSet:
     @property
     def sample_texts(self) -> list[str]:
         return [s.text for s in self.samples]
+
+
+def check_str(value: object, what: str) -> str:
+    """``value`` if it is a str; a ``TypeError`` naming ``what`` otherwise."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {type(value).__name__}")
+    return value
 
 
 def check_logprobs(logprobs: Sequence[float] | np.ndarray | None, what: str) -> np.ndarray:

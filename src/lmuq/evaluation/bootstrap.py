@@ -18,7 +18,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import rankdata
 
-from lmuq.evaluation.metrics import MetricWarning, _as_1d_float, auroc
+from lmuq.evaluation.inputs import MetricWarning, as_1d_float
+from lmuq.evaluation.metrics import auroc
 
 __all__ = ["Interval", "bootstrap_metric"]
 
@@ -117,8 +118,8 @@ def bootstrap_metric(
 
     # The full-data estimate validates the inputs (raising or warning as the metric does).
     estimate = float(metric(confidence, correct))
-    conf = _as_1d_float(confidence, "confidence")
-    y = _as_1d_float(correct, "correct")
+    conf = as_1d_float(confidence, "confidence")
+    y = as_1d_float(correct, "correct")
     n = conf.shape[0]
 
     rng = np.random.default_rng(seed)

@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
 from sklearn.utils.validation import check_is_fitted
 
-from lmuq.evaluation.metrics import _as_1d_float, _prepare, _warn_nan
+from lmuq.evaluation.inputs import as_1d_float, prepare, undefined
 
 __all__ = [
     "IsotonicCalibrator",
@@ -48,8 +48,8 @@ __all__ = [
 
 
 def _fit_inputs(scores: ArrayLike, correct: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    s = _as_1d_float(scores, "scores")
-    y = _as_1d_float(correct, "correct")
+    s = as_1d_float(scores, "scores")
+    y = as_1d_float(correct, "correct")
     if s.shape[0] != y.shape[0]:
         raise ValueError(
             f"scores and correct must have the same length, got {s.shape[0]} and {y.shape[0]}"
@@ -65,7 +65,7 @@ def _fit_inputs(scores: ArrayLike, correct: ArrayLike) -> tuple[np.ndarray, np.n
 
 
 def _predict_with(scores: ArrayLike, fn) -> np.ndarray:
-    s = _as_1d_float(scores, "scores")
+    s = as_1d_float(scores, "scores")
     out = np.full(s.shape, np.nan)
     ok = ~np.isnan(s)
     if ok.any():
@@ -182,7 +182,7 @@ def _check_n_bins(n_bins: int) -> None:
 
 def _binned(confidence: ArrayLike, correct: ArrayLike, n_bins: int, stacklevel: int):
     _check_n_bins(n_bins)
-    conf, y = _prepare(
+    conf, y = prepare(
         confidence, correct, target_name="correct", binary=True, stacklevel=stacklevel
     )
     if conf.size and (conf.min() < 0 or conf.max() > 1):
@@ -258,7 +258,7 @@ def expected_calibration_error(
     _, count, mean_conf, acc = _binned(confidence, correct, n_bins, stacklevel=4)
     n = int(count.sum())
     if n == 0:
-        return _warn_nan("ECE undefined: no rows with finite confidence remain")
+        return undefined("ECE undefined: no rows with finite confidence remain")
     filled = count > 0
     return float(np.sum(count[filled] / n * np.abs(acc[filled] - mean_conf[filled])))
 
@@ -273,7 +273,7 @@ def maximum_calibration_error(confidence: ArrayLike, correct: ArrayLike, n_bins:
     _, count, mean_conf, acc = _binned(confidence, correct, n_bins, stacklevel=4)
     filled = count > 0
     if not filled.any():
-        return _warn_nan("MCE undefined: no rows with finite confidence remain")
+        return undefined("MCE undefined: no rows with finite confidence remain")
     return float(np.max(np.abs(acc[filled] - mean_conf[filled])))
 
 
@@ -284,9 +284,9 @@ def brier_score(confidence: ArrayLike, correct: ArrayLike) -> float:
     ``[0, 1]``. Rows with NaN/infinite confidence are dropped with a
     :class:`~lmuq.evaluation.MetricWarning`; ``nan`` if none remain.
     """
-    conf, y = _prepare(confidence, correct, target_name="correct", binary=True)
+    conf, y = prepare(confidence, correct, target_name="correct", binary=True)
     if conf.size == 0:
-        return _warn_nan("Brier score undefined: no rows with finite confidence remain")
+        return undefined("Brier score undefined: no rows with finite confidence remain")
     if conf.min() < 0 or conf.max() > 1:
         raise ValueError(
             f"confidence must lie in [0, 1] for the Brier score, got range "

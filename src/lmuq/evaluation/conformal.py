@@ -61,7 +61,7 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lmuq.evaluation.metrics import _as_1d_float
+from lmuq.evaluation.inputs import as_1d_float
 
 __all__ = ["ConformalAbstention", "ConformalWarning"]
 
@@ -71,8 +71,8 @@ class ConformalWarning(UserWarning):
 
 
 def _inputs(confidence: ArrayLike, correct: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    c = _as_1d_float(confidence, "confidence")
-    y = _as_1d_float(correct, "correct")
+    c = as_1d_float(confidence, "confidence")
+    y = as_1d_float(correct, "correct")
     if c.shape[0] != y.shape[0]:
         raise ValueError(
             f"confidence and correct must have the same length, got {c.shape[0]} and {y.shape[0]}"
@@ -172,7 +172,7 @@ class ConformalAbstention:
     def predict(self, confidence: ArrayLike) -> np.ndarray:
         """Boolean mask, ``True`` = answer (``confidence >= threshold_``); NaN -> abstain."""
         self._check_fitted()
-        c = _as_1d_float(confidence, "confidence")
+        c = as_1d_float(confidence, "confidence")
         with np.errstate(invalid="ignore"):
             return np.greater_equal(c, self.threshold_) & ~np.isnan(c)
 

@@ -35,8 +35,14 @@ import math
 import warnings
 
 import numpy as np
-from numpy.typing import ArrayLike
 from sklearn.metrics import average_precision_score, roc_auc_score
+
+from lmuq.evaluation.inputs import (
+    MetricWarning,
+    ScoreArray,
+    prepare,
+    undefined,
+)
 
 __all__ = [
     "MetricWarning",
@@ -46,71 +52,6 @@ __all__ = [
     "auroc",
     "prr",
 ]
-
-ScoreArray = ArrayLike  # list, numpy array, pandas Series, ...
-
-
-class MetricWarning(UserWarning):
-    """A metric input was cleaned (rows dropped) or the metric is undefined (returned NaN)."""
-
-
-# ---------------------------------------------------------------------------------------
-# input handling
-# ---------------------------------------------------------------------------------------
-
-
-def _as_1d_float(x: ScoreArray, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric, could not convert: {exc}") from exc
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    return arr
-
-
-def _prepare(
-    confidence: ScoreArray,
-    target: ScoreArray,
-    *,
-    target_name: str,
-    binary: bool,
-    stacklevel: int = 3,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validate and align ``confidence`` / ``target``; drop rows with non-finite confidence.
-
-    Returns float arrays (possibly empty after dropping).
-    """
-    conf = _as_1d_float(confidence, "confidence")
-    tgt = _as_1d_float(target, target_name)
-    if conf.shape[0] != tgt.shape[0]:
-        raise ValueError(
-            f"confidence and {target_name} must have the same length, "
-            f"got len(confidence)={conf.shape[0]} and len({target_name})={tgt.shape[0]}"
-        )
-    if conf.shape[0] == 0:
-        raise ValueError(f"confidence and {target_name} are empty; need at least one example")
-    if not np.all(np.isfinite(tgt)):
-        bad = int(np.count_nonzero(~np.isfinite(tgt)))
-        raise ValueError(f"{target_name} contains {bad} non-finite value(s)")
-    if binary and not np.all((tgt == 0) | (tgt == 1)):
-        bad_vals = np.unique(tgt[(tgt != 0) & (tgt != 1)])[:5]
-        raise ValueError(f"{target_name} must be 0/1 (or bool), found values like {bad_vals}")
-    finite = np.isfinite(conf)
-    n_bad = int(conf.shape[0] - np.count_nonzero(finite))
-    if n_bad:
-        warnings.warn(
-            f"dropped {n_bad} of {conf.shape[0]} row(s) with non-finite confidence",
-            MetricWarning,
-            stacklevel=stacklevel,
-        )
-        conf, tgt = conf[finite], tgt[finite]
-    return conf, tgt
-
-
-def _warn_nan(message: str, stacklevel: int = 3) -> float:
-    warnings.warn(message, MetricWarning, stacklevel=stacklevel)
-    return float("nan")
 
 
 def _tie_averaged_by_confidence(conf: np.ndarray, quality: np.ndarray) -> np.ndarray:
@@ -152,12 +93,12 @@ def auroc(confidence: ScoreArray, correct: ScoreArray) -> float:
     Raises:
         ValueError: lengths differ, input is empty, or ``correct`` is not 0/1.
     """
-    conf, y = _prepare(confidence, correct, target_name="correct", binary=True)
+    conf, y = prepare(confidence, correct, target_name="correct", binary=True)
     if conf.size == 0:
-        return _warn_nan("AUROC undefined: no rows with finite confidence remain")
+        return undefined("AUROC undefined: no rows with finite confidence remain")
     if np.unique(y).size < 2:
         which = "correct" if y[0] == 1 else "wrong"
-        return _warn_nan(f"AUROC undefined: all {y.size} remaining answers are {which}")
+        return undefined(f"AUROC undefined: all {y.size} remaining answers are {which}")
     return float(roc_auc_score(y.astype(int), conf))
 
 
@@ -181,12 +122,12 @@ def auprc(confidence: ScoreArray, correct: ScoreArray) -> float:
     Raises:
         ValueError: lengths differ, input is empty, or ``correct`` is not 0/1.
     """
-    conf, y = _prepare(confidence, correct, target_name="correct", binary=True)
+    conf, y = prepare(confidence, correct, target_name="correct", binary=True)
     if conf.size == 0:
-        return _warn_nan("AUPRC undefined: no rows with finite confidence remain")
+        return undefined("AUPRC undefined: no rows with finite confidence remain")
     if np.unique(y).size < 2:
         which = "correct" if y[0] == 1 else "wrong"
-        return _warn_nan(f"AUPRC undefined: all {y.size} remaining answers are {which}")
+        return undefined(f"AUPRC undefined: all {y.size} remaining answers are {which}")
     return float(average_precision_score(y.astype(int), conf))
 
 
@@ -250,10 +191,10 @@ def prr(confidence: ScoreArray, quality: ScoreArray, max_rejection: float = 0.5)
     """
     if not (isinstance(max_rejection, (int, float)) and 0.0 < max_rejection <= 1.0):
         raise ValueError(f"max_rejection must be in (0, 1], got {max_rejection!r}")
-    conf, q = _prepare(confidence, quality, target_name="quality", binary=False)
+    conf, q = prepare(confidence, quality, target_name="quality", binary=False)
     n = conf.size
     if n == 0:
-        return _warn_nan("PRR undefined: no rows with finite confidence remain")
+        return undefined("PRR undefined: no rows with finite confidence remain")
     max_reject = min(math.floor(max_rejection * n), n - 1)
 
     a_method = _rejection_area(_tie_averaged_by_confidence(conf, q), max_reject)
@@ -262,7 +203,7 @@ def prr(confidence: ScoreArray, quality: ScoreArray, max_rejection: float = 0.5)
 
     denom = a_oracle - a_random
     if denom <= 1e-12 * max(1.0, abs(a_random)):
-        return _warn_nan(
+        return undefined(
             "PRR undefined: the oracle does no better than random "
             f"(constant quality or nothing to reject; n={n}, max rejected={max_reject})"
         )
@@ -290,7 +231,7 @@ def accuracy_rejection_curve(
     Raises:
         ValueError: lengths differ, input is empty, or ``correct`` is non-finite.
     """
-    conf, y = _prepare(confidence, correct, target_name="correct", binary=False)
+    conf, y = prepare(confidence, correct, target_name="correct", binary=False)
     n = conf.size
     if n == 0:
         warnings.warn(
@@ -322,9 +263,9 @@ def auarc(confidence: ScoreArray, correct: ScoreArray) -> float:
 
     Returns ``nan`` with a :class:`MetricWarning` if no rows with finite confidence remain.
     """
-    conf, y = _prepare(confidence, correct, target_name="correct", binary=False)
+    conf, y = prepare(confidence, correct, target_name="correct", binary=False)
     if conf.size == 0:
-        return _warn_nan("AUARC undefined: no rows with finite confidence remain")
+        return undefined("AUARC undefined: no rows with finite confidence remain")
     k = np.arange(1, conf.size + 1)
     acc = np.cumsum(_tie_averaged_by_confidence(conf, y)) / k
     return float(np.mean(acc))

@@ -42,7 +42,7 @@ from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 from scipy.stats import rankdata
 
-from lmuq.evaluation.metrics import MetricWarning, _as_1d_float
+from lmuq.evaluation.inputs import MetricWarning, as_1d_float
 
 __all__ = [
     "THRESHOLD_OBJECTIVES",
@@ -74,7 +74,7 @@ _MINIMISED = frozenset({"log_loss", "brier_score"})
 
 
 def _labels(correct_indicators: ArrayLike, n: int | None = None) -> np.ndarray:
-    y = _as_1d_float(correct_indicators, "correct_indicators")
+    y = as_1d_float(correct_indicators, "correct_indicators")
     if n is not None and y.shape[0] != n:
         raise ValueError(
             f"y_scores and correct_indicators must have the same length, got {n} and {y.shape[0]}"
@@ -88,7 +88,7 @@ def _labels(correct_indicators: ArrayLike, n: int | None = None) -> np.ndarray:
 def _scores_and_labels(
     y_scores: ArrayLike, correct_indicators: ArrayLike
 ) -> tuple[np.ndarray, np.ndarray]:
-    s = _as_1d_float(y_scores, "y_scores")
+    s = as_1d_float(y_scores, "y_scores")
     y = _labels(correct_indicators, s.shape[0])
     if s.shape[0] == 0:
         raise ValueError("y_scores and correct_indicators are empty; need at least one example")
@@ -226,7 +226,7 @@ def ensemble_scores(score_matrix: ArrayLike, weights: ArrayLike) -> np.ndarray:
         raise ValueError(f"score_matrix must be 2-D (n_examples, n_scorers), got {matrix.shape}")
     if np.isinf(matrix).any():
         raise ValueError(f"score_matrix contains {int(np.isinf(matrix).sum())} infinite value(s)")
-    w = _as_1d_float(weights, "weights")
+    w = as_1d_float(weights, "weights")
     if w.shape[0] != matrix.shape[1]:
         raise ValueError(
             f"need one weight per scorer (column): got {w.shape[0]} weights for "
@@ -545,7 +545,7 @@ class Tuner:
     def _score_matrix(
         score_lists: Sequence[ArrayLike], correct_indicators: ArrayLike, objective: str
     ) -> tuple[np.ndarray, np.ndarray]:
-        lists = [_as_1d_float(sl, f"score_lists[{j}]") for j, sl in enumerate(score_lists)]
+        lists = [as_1d_float(sl, f"score_lists[{j}]") for j, sl in enumerate(score_lists)]
         if len(lists) < 2:
             raise ValueError(f"tuning needs at least two scorers (score lists), got {len(lists)}")
         lengths = {sl.shape[0] for sl in lists}

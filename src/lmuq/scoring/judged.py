@@ -2,9 +2,9 @@
 
 Each is a pure function of the sample set and the judge's statistics in the
 :class:`~lmuq.scoring.context.ScoringContext` (replies drawn once per prompt, batched
-across rows by the scoring engine); the prompts and readers are
-:mod:`lmuq.scoring.functional.judged`. A reply that cannot be read gives NaN on *its own
-row*, with the reason in ``score_errors`` and a :class:`JudgedScore` in
+across rows by the scoring engine); the prompts and readers are in
+:mod:`lmuq.scoring.functional` (``p_true``, ``verbalized_confidence``, ``llm_judge``). A
+reply that cannot be read gives NaN on *its own row*, with the reason in ``score_errors`` and a :class:`JudgedScore` in
 ``UQResult.details`` (never a dropped or shifted row).
 
 * ``p_true`` — P(True), Kadavath et al. 2022;
@@ -28,14 +28,15 @@ from typing import Any, Literal
 import numpy as np
 
 from lmuq.scoring.context import ScoringContext
-from lmuq.scoring.functional.judged import (
+from lmuq.scoring.functional.llm_judge import (
     JudgeScale,
     PanelAggregate,
     judge_prompt,
-    p_true_from_logprobs,
-    p_true_prompt,
     panel_aggregate,
     parse_judge_output,
+)
+from lmuq.scoring.functional.p_true import p_true_from_logprobs, p_true_prompt
+from lmuq.scoring.functional.verbalized_confidence import (
     parse_verbalized_confidence,
     verbalized_confidence_prompt,
 )
@@ -140,8 +141,7 @@ def verbalized_confidence_scorer(
 ) -> ScorerSpec:
     """Ask the judge how confident it is that the answer is correct (Xiong et al. 2024).
 
-    The prompt is :func:`~lmuq.scoring.functional.judged.verbalized_confidence_prompt`; the
-    reply is read by :func:`~lmuq.scoring.functional.judged.parse_verbalized_confidence`
+    The prompt and the reader are in :mod:`lmuq.scoring.functional.verbalized_confidence`
     ("Confidence: 0.8", "80%", "8/10", …). ``judge=None``: the context's judge.
     """
     compute = _text_judge(
@@ -263,10 +263,10 @@ def p_true_scorer(
 ) -> ScorerSpec:
     """P(True) of Kadavath et al. 2022: the model's probability that its answer is true.
 
-    The prompt (:func:`~lmuq.scoring.functional.judged.p_true_prompt`) lists the samples
+    The prompt (:func:`~lmuq.scoring.functional.p_true.p_true_prompt`) lists the samples
     that did not fail as brainstormed ideas and ends with "The possible answer is:" after
     the choices "(A) True / (B) False"; the confidence is p(A) / (p(A) + p(B)), in log
-    space (:func:`~lmuq.scoring.functional.judged.p_true_from_logprobs`).
+    space (:func:`~lmuq.scoring.functional.p_true.p_true_from_logprobs`).
 
     ``method``: ``"teacher_forced"`` (exact; a local judge with ``score_tokens`` and a
     ``tokenizer``: log p(option) = Σ_t log p(token_t | prompt, tokens_<t)), ``"top_logprobs"``
@@ -348,7 +348,7 @@ def panel_scorer(
 ) -> ScorerSpec:
     """A panel of judged scorers aggregated per row: ``mean``, ``median``, ``min`` or
     ``max`` of the members that gave a score
-    (:func:`~lmuq.scoring.functional.judged.panel_aggregate`); a row where every member
+    (:func:`~lmuq.scoring.functional.llm_judge.panel_aggregate`); a row where every member
     failed is NaN with each member's reason. Each member's row is in
     ``JudgedScore.judges``. All members' judge calls are batched together."""
     members = list(members)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from lmuq.extras import require
-from lmuq.statistics.embeddings import _check_batch_size, _check_texts, resolve_model_source
+from lmuq.statistics.embeddings import check_batch_size, check_texts, resolve_model_source
 
 __all__ = ["BERTScorer"]
 
@@ -99,7 +99,7 @@ class BERTScorer:
         batch_size: int = 32,
         match_special_tokens: bool = True,
     ) -> None:
-        self.batch_size = _check_batch_size(batch_size)
+        self.batch_size = check_batch_size(batch_size)
         if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 2:
             raise ValueError(f"max_length must be an int >= 2, got {max_length!r}")
         self.max_length = max_length
@@ -194,7 +194,7 @@ class BERTScorer:
 
     def prefetch(self, texts: Sequence[str]) -> None:
         """Encode every distinct, not yet cached text in ``texts`` in full batches."""
-        self._encode_missing(_check_texts(texts))
+        self._encode_missing(check_texts(texts))
 
     def token_embeddings(self, text: str) -> np.ndarray:
         """The unit token embeddings of ``text``'s content tokens, shape ``(k, d)``, float32."""
@@ -236,8 +236,8 @@ class BERTScorer:
             TypeError: if an argument is a single ``str`` or holds a non-``str``.
             ValueError: if the two lists differ in length.
         """
-        cands = _check_texts(candidates)
-        refs = _check_texts(references)
+        cands = check_texts(candidates)
+        refs = check_texts(references)
         if len(cands) != len(refs):
             raise ValueError(
                 f"candidates and references differ in length: {len(cands)} vs {len(refs)}"

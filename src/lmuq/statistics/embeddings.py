@@ -88,7 +88,7 @@ def resolve_model_source(model_name_or_path: str | os.PathLike[str] | None) -> t
     return resolve_local_or_hub(model_name_or_path), os.fspath(model_name_or_path)
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
+def check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         raise TypeError("texts must be a sequence of str, not a single str")
     out = list(texts)
@@ -98,7 +98,7 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return out
 
 
-def _check_batch_size(batch_size: int) -> int:
+def check_batch_size(batch_size: int) -> int:
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     return batch_size
@@ -137,7 +137,7 @@ class SentenceEmbedder:
         batch_size: int = 64,
         cache: MutableMapping[tuple[str, str], np.ndarray] | None = None,
     ) -> None:
-        self.batch_size = _check_batch_size(batch_size)
+        self.batch_size = check_batch_size(batch_size)
         source, self.name = resolve_model_source(model_name_or_path)
         st = require(
             "sentence_transformers",
@@ -171,7 +171,7 @@ class SentenceEmbedder:
         Raises:
             TypeError: if ``texts`` is a single ``str`` or holds a non-``str``.
         """
-        items = _check_texts(texts)
+        items = check_texts(texts)
         missing = list(dict.fromkeys(t for t in items if (self.name, t) not in self.cache))
         if missing:
             raw = self.model.encode(

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from lmuq.scoring.context import ScoringContext
 from lmuq.scoring.engine import ascore, score
-from lmuq.scoring.functional.judged import JudgeScale, PanelAggregate
+from lmuq.scoring.functional.llm_judge import JudgeScale, PanelAggregate
 from lmuq.scoring.judged import (
     P_TRUE_PARAMS,
     JudgedScore,
@@ -182,8 +182,7 @@ class _Judged(ABC):
 class VerbalizedConfidenceScorer(_Judged):
     """Ask the model how confident it is that the answer is correct (Xiong et al. 2024).
 
-    The prompt is :func:`~lmuq.scoring.functional.judged.verbalized_confidence_prompt`; the
-    reply is read by :func:`~lmuq.scoring.functional.judged.parse_verbalized_confidence`
+    The prompt and the reader are in :mod:`lmuq.scoring.functional.verbalized_confidence`
     ("Confidence: 0.8", "80%", "8/10", …). ``samples`` and ``references`` are accepted so
     every judged scorer has the same signature, and unused.
 
@@ -211,8 +210,8 @@ class LLMJudge(_Judged):
         backend: the judge model, any lmuq backend.
         scale: ``"ternary"`` (default, UQLM's correct = 1 / partially correct or uncertain =
             0.5 / incorrect = 0), ``"binary"`` (1 / 0) or ``"continuous"`` (a score in
-            [0, 1]). Prompt: :func:`~lmuq.scoring.functional.judged.judge_prompt`; reader:
-            :func:`~lmuq.scoring.functional.judged.parse_judge_output` (JSON, "Score: 0.8",
+            [0, 1]). Prompt: :func:`~lmuq.scoring.functional.llm_judge.judge_prompt`; reader:
+            :func:`~lmuq.scoring.functional.llm_judge.parse_judge_output` (JSON, "Score: 0.8",
             verdict words).
         params: decoding for the judge call; greedy, 64 new tokens by default.
 
@@ -243,7 +242,7 @@ class LLMJudge(_Judged):
 class PTrueScorer(_Judged):
     """P(True) of Kadavath et al. 2022: the model's probability that its answer is true.
 
-    The prompt (:func:`~lmuq.scoring.functional.judged.p_true_prompt`) ends with "The
+    The prompt (:func:`~lmuq.scoring.functional.p_true.p_true_prompt`) ends with "The
     possible answer is:" after the choices "(A) True / (B) False"; the confidence is
     p(A) / (p(A) + p(B)), computed in log space. With ``samples`` (one list per question)
     they are listed as brainstormed ideas, as in the paper.
@@ -317,7 +316,7 @@ class LLMPanel(_Judged):
             :class:`VerbalizedConfidenceScorer` instances, or backends (each wrapped as
             ``LLMJudge(backend, scale=scale)``).
         aggregate: ``"mean"`` (default), ``"median"``, ``"min"`` or ``"max"`` of the judges
-            that gave a score (:func:`~lmuq.scoring.functional.judged.panel_aggregate`); a
+            that gave a score (:func:`~lmuq.scoring.functional.llm_judge.panel_aggregate`); a
             row where every judge failed is NaN, with each judge's reason.
         scale: the scale for judges given as backends.
 
