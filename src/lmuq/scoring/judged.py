@@ -4,8 +4,8 @@ Each is a pure function of the sample set and the judge's statistics in the
 :class:`~lmuq.scoring.context.ScoringContext` (replies drawn once per prompt, batched
 across rows by the scoring engine); the prompts and readers are in
 :mod:`lmuq.scoring.functional` (``p_true``, ``verbalized_confidence``, ``llm_judge``). A
-reply that cannot be read gives NaN on *its own row*, with the reason in ``score_errors`` and a :class:`JudgedScore` in
-``UQResult.details`` (never a dropped or shifted row).
+reply that cannot be read gives NaN on *its own row*, with the reason in ``score_errors``
+and a :class:`JudgedScore` in ``UQResult.details`` (never a dropped or shifted row).
 
 * ``p_true`` — P(True), Kadavath et al. 2022;
 * ``verbalized_confidence`` — the stated confidence, Xiong et al. 2024;
