@@ -21,7 +21,7 @@ from lmuq.generation import (
     draw,
     draw_cells,
 )
-from lmuq.generation.draw import RowInvariantError
+from lmuq.generation.draws import RowInvariantError
 from lmuq.scoring import (
     ScoringContext,
     llm_judge_scorer,

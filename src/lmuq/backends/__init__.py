@@ -14,9 +14,13 @@ from typing import Any
 from lmuq.backends.base import (
     AsyncGenerationBackend,
     GenerationBackend,
+    GenOptions,
     OnResult,
     Progress,
+    Prompts,
+    backend_name,
     check_generate_args,
+    generate_options,
 )
 from lmuq.backends.call_stats import CallStats
 from lmuq.backends.classify import Failure, classify_exception, parse_retry_after
@@ -47,6 +51,7 @@ __all__ = [
     "CallStats",
     "Failure",
     "FakeBackend",
+    "GenOptions",
     "GenerationBackend",
     "GenerationInterrupted",
     "GenerationRunner",
@@ -57,16 +62,19 @@ __all__ = [
     "OnResult",
     "OpenAICompatibleBackend",
     "Progress",
+    "Prompts",
     "RateLimiter",
     "ResultGrid",
     "RetryPolicy",
     "SyncFromAsync",
     "TransformersBackend",
     "TransientError",
+    "backend_name",
     "call_with_retries",
     "check_generate_args",
     "classify_exception",
     "error_generation",
+    "generate_options",
     "parse_retry_after",
     "run_sync",
 ]

@@ -14,23 +14,55 @@ backend that cannot report them one by one reports them when its call returns).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypedDict, runtime_checkable
 
 from lmuq.types import Generation, SamplingParams
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = [
     "AsyncGenerationBackend",
+    "GenOptions",
     "GenerationBackend",
     "OnResult",
     "Progress",
+    "Prompts",
     "backend_name",
     "check_generate_args",
+    "generate_options",
 ]
 
+#: The prompts of a call: a list of strings.
+Prompts = Sequence[str]
 #: ``progress(k)``: k more prompts have all their generations.
 Progress = Callable[[int], object]
 #: ``on_result(prompt_index, sample_index, generation)``: one generation has arrived.
 OnResult = Callable[[int, int, Generation], object]
+
+
+class GenOptions(TypedDict, total=False):
+    """The keyword options of every ``generate`` / ``agenerate`` (stated once, here).
+
+    Attributes:
+        progress: ``progress(k)`` when k more prompts have all their generations.
+        on_result: ``on_result(prompt_index, sample_index, generation)`` as each arrives.
+    """
+
+    progress: Progress | None
+    on_result: OnResult | None
+
+
+def generate_options(options: dict) -> tuple[Progress | None, OnResult | None]:
+    """``(progress, on_result)`` from a ``generate`` call's keyword options; an unknown
+    option is a ``TypeError``, as for any function."""
+    unknown = set(options) - {"progress", "on_result"}
+    if unknown:
+        raise TypeError(
+            f"generate() got unexpected keyword argument(s) {sorted(unknown)}; the options "
+            "are progress= and on_result="
+        )
+    return options.get("progress"), options.get("on_result")
 
 
 def check_generate_args(prompts: Sequence[str], n: int) -> None:
@@ -64,13 +96,7 @@ class GenerationBackend(Protocol):
     def name(self) -> str: ...
 
     def generate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        *,
-        progress: Progress | None = None,
-        on_result: OnResult | None = None,
+        self, prompts: Prompts, params: SamplingParams, n: int = 1, **options: Unpack[GenOptions]
     ) -> list[list[Generation]]: ...
 
 
@@ -86,11 +112,5 @@ class AsyncGenerationBackend(Protocol):
     def name(self) -> str: ...
 
     async def agenerate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        *,
-        progress: Progress | None = None,
-        on_result: OnResult | None = None,
+        self, prompts: Prompts, params: SamplingParams, n: int = 1, **options: Unpack[GenOptions]
     ) -> list[list[Generation]]: ...

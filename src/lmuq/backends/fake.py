@@ -23,10 +23,22 @@ import asyncio
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from lmuq.backends.base import OnResult, Progress, check_generate_args
+from lmuq.backends.base import (
+    GenOptions,
+    OnResult,
+    Progress,
+    Prompts,
+    check_generate_args,
+    generate_options,
+)
 from lmuq.backends.runner import error_generation
+from lmuq.twins import async_twin
 from lmuq.types import Generation, SamplingParams
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["FakeBackend", "FakeCall", "Reply"]
 
@@ -118,8 +130,8 @@ class FakeBackend:
         params: SamplingParams,
         n: int,
         asynchronous: bool,
-        progress: Progress | None,
-        on_result: OnResult | None,
+        progress: Progress | None = None,
+        on_result: OnResult | None = None,
     ) -> list[list[Generation]]:
         check_generate_args(prompts, n)
         with self._lock:
@@ -138,27 +150,16 @@ class FakeBackend:
         return rows
 
     def generate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        *,
-        progress: Progress | None = None,
-        on_result: OnResult | None = None,
+        self, prompts: Prompts, params: SamplingParams, n: int = 1, **options: Unpack[GenOptions]
     ) -> list[list[Generation]]:
         """``n`` scripted generations per prompt, in prompt order."""
-        return self._answer(prompts, params, n, False, progress, on_result)
+        return self._answer(prompts, params, n, False, *generate_options(options))
 
+    @async_twin(generate)
     async def agenerate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        *,
-        progress: Progress | None = None,
-        on_result: OnResult | None = None,
+        self, prompts: Sequence[str], params: SamplingParams, n: int = 1, **options: Any
     ) -> list[list[Generation]]:
         """Async twin of :meth:`generate` (after ``delay`` seconds)."""
         if self.delay:
             await asyncio.sleep(self.delay)
-        return self._answer(prompts, params, n, True, progress, on_result)
+        return self._answer(prompts, params, n, True, *generate_options(options))

@@ -14,10 +14,9 @@ them (OpenAI's chat or completions format).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lmuq.backends.base import check_generate_args
+from lmuq.backends.base import GenOptions, Prompts, check_generate_args, generate_options
 from lmuq.backends.call_stats import CallStats
 from lmuq.backends.openai_format import (
     map_finish_reason,
@@ -29,6 +28,9 @@ from lmuq.backends.runner import CallJob, GenerationRunner
 from lmuq.backends.sync import SyncFromAsync
 from lmuq.extras import require
 from lmuq.types import Generation, SamplingParams
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["LangChainBackend", "is_langchain_chat_model"]
 
@@ -143,20 +145,11 @@ class LangChainBackend(SyncFromAsync):
         return [*msgs, ("human", prompt)]
 
     async def agenerate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        *,
-        progress: Callable[[int], object] | None = None,
-        on_result: Callable[[int, int, Generation], object] | None = None,
+        self, prompts: Prompts, params: SamplingParams, n: int = 1, **options: Unpack[GenOptions]
     ) -> list[list[Generation]]:
-        """``n`` generations per prompt, in prompt order; failures recorded per call.
-
-        ``on_result(prompt_index, sample_index, generation)`` fires as each cell is filled;
-        ``progress(1)`` as each prompt's row completes.
-        """
+        """See :class:`~lmuq.backends.base.AsyncGenerationBackend`."""
         check_generate_args(prompts, n)
+        progress, on_result = generate_options(options)
         model = self._configured(params)
         top_k = self.top_logprobs
         per_call = min(n, self.max_n) if self.use_n else 1

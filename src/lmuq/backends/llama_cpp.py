@@ -28,14 +28,18 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lmuq.backends.base import check_generate_args
+from lmuq.backends.base import GenOptions, Prompts, check_generate_args, generate_options
 from lmuq.backends.call_stats import CallStats
 from lmuq.backends.openai_format import parse_chat_choice, parse_completion_choice
 from lmuq.backends.runner import GenerationInterrupted, ResultGrid, error_generation
 from lmuq.extras import require
+from lmuq.twins import async_twin
 from lmuq.types import Generation, SamplingParams
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["LlamaCppBackend"]
 
@@ -183,38 +187,28 @@ class LlamaCppBackend:
             return grid.results()
 
     def generate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        *,
-        progress: Callable[[int], object] | None = None,
-        on_result: Callable[[int, int, Generation], object] | None = None,
+        self, prompts: Prompts, params: SamplingParams, n: int = 1, **options: Unpack[GenOptions]
     ) -> list[list[Generation]]:
-        """``n`` generations per prompt, in prompt order; a failed call is recorded on its
-        own row. Ctrl-C raises :class:`GenerationInterrupted` with the finished cells."""
+        """See :class:`~lmuq.backends.base.GenerationBackend`; Ctrl-C raises
+        :class:`GenerationInterrupted` with the finished cells."""
         check_generate_args(prompts, n)
         grid = ResultGrid(len(prompts), n, params)
         try:
-            return self._run(list(prompts), params, n, grid, progress, on_result)
+            return self._run(list(prompts), params, n, grid, *generate_options(options))
         except KeyboardInterrupt as exc:
             self.stats.cancelled += grid.unfinished
             raise GenerationInterrupted(grid.results(), self.stats) from exc
 
+    @async_twin(generate)
     async def agenerate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        *,
-        progress: Callable[[int], object] | None = None,
-        on_result: Callable[[int, int, Generation], object] | None = None,
+        self, prompts: Sequence[str], params: SamplingParams, n: int = 1, **options: Any
     ) -> list[list[Generation]]:
         """:meth:`generate` in a worker thread. On cancellation the thread stops after the
         call in progress; the cells reported through ``on_result`` are final."""
         check_generate_args(prompts, n)
         stop = threading.Event()
         grid = ResultGrid(len(prompts), n, params)
+        progress, on_result = generate_options(options)
         try:
             return await asyncio.to_thread(
                 self._run, list(prompts), params, n, grid, progress, on_result, stop

@@ -31,10 +31,9 @@ import json
 import os
 import re
 import ssl
-from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from lmuq.backends.base import check_generate_args
+from lmuq.backends.base import GenOptions, Prompts, check_generate_args, generate_options
 from lmuq.backends.call_stats import CallStats
 from lmuq.backends.errors import BatchUnsupportedError, MalformedResponseError
 from lmuq.backends.openai_format import field_of, parse_chat_choice, parse_completion_choice
@@ -44,6 +43,9 @@ from lmuq.backends.sync import SyncFromAsync
 from lmuq.extras import require
 from lmuq.secrets import Secret, redact_text
 from lmuq.types import Generation, SamplingParams
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["OpenAICompatibleBackend"]
 
@@ -259,23 +261,12 @@ class OpenAICompatibleBackend(SyncFromAsync):
     # ------------------------------------------------------------------ entry points
 
     async def agenerate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        *,
-        progress: Callable[[int], object] | None = None,
-        on_result: Callable[[int, int, Generation], object] | None = None,
+        self, prompts: Prompts, params: SamplingParams, n: int = 1, **options: Unpack[GenOptions]
     ) -> list[list[Generation]]:
-        """``n`` generations per prompt, in prompt order; a failed call is a
-        ``Generation`` with ``error`` set in its own cell.
-
-        ``on_result(prompt_index, sample_index, generation)`` fires as each cell is filled;
-        ``progress(1)`` as each prompt's row completes. On cancellation the cells already
-        reported through ``on_result`` are final (collect them with a
-        :class:`~lmuq.backends.runner.ResultGrid`).
-        """
+        """See :class:`~lmuq.backends.base.AsyncGenerationBackend` (collect what finished
+        before a cancellation with a :class:`~lmuq.backends.runner.ResultGrid`)."""
         check_generate_args(prompts, n)
+        progress, on_result = generate_options(options)
         per_call = min(n, self.max_n) if self._n_supported else 1
         own = self._client is None
         client = self._make_client() if own else self._client

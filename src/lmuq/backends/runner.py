@@ -32,6 +32,7 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lmuq.backends.call_stats import CallStats
 from lmuq.backends.classify import Failure, classify_exception
@@ -368,31 +369,11 @@ class GenerationRunner:
         return gate
 
     def start(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int,
-        call: CallFn,
-        *,
-        samples_per_call: int = 1,
-        batch_ok: Callable[[], bool] | None = None,
-        progress: Callable[[int], object] | None = None,
-        on_result: Callable[[int, int, Generation], object] | None = None,
+        self, prompts: Sequence[str], params: SamplingParams, n: int, call: CallFn, **options: Any
     ) -> GenerationRun:
-        """A :class:`GenerationRun` ready to ``await run.execute()``; its grid stays readable
-        after a cancellation."""
-        run = GenerationRun(
-            self,
-            prompts,
-            params,
-            n,
-            call,
-            samples_per_call=samples_per_call,
-            batch_ok=batch_ok,
-            progress=progress,
-            on_result=on_result,
-        )
-        return run
+        """A :class:`GenerationRun` ready to ``await run.execute()`` (``options`` are its
+        keyword arguments); its grid stays readable after a cancellation."""
+        return GenerationRun(self, prompts, params, n, call, **options)
 
     async def run(
         self,
@@ -400,21 +381,8 @@ class GenerationRunner:
         params: SamplingParams,
         n: int,
         call: CallFn,
-        *,
-        samples_per_call: int = 1,
-        batch_ok: Callable[[], bool] | None = None,
-        progress: Callable[[int], object] | None = None,
-        on_result: Callable[[int, int, Generation], object] | None = None,
+        **options: Any,
     ) -> list[list[Generation]]:
-        """Run ``call`` for every (prompt, samples) job; the grid, one row per prompt."""
-        run = self.start(
-            prompts,
-            params,
-            n,
-            call,
-            samples_per_call=samples_per_call,
-            batch_ok=batch_ok,
-            progress=progress,
-            on_result=on_result,
-        )
-        return await run.execute()
+        """Run ``call`` for every (prompt, samples) job; the grid, one row per prompt.
+        ``options`` are :meth:`start`'s."""
+        return await self.start(prompts, params, n, call, **options).execute()

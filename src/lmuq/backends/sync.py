@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from lmuq.backends.base import check_generate_args
+from lmuq.backends.base import GenOptions, Prompts, check_generate_args, generate_options
 from lmuq.backends.call_stats import CallStats
 from lmuq.backends.runner import GenerationInterrupted, ResultGrid
 from lmuq.types import Generation, SamplingParams
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["SyncFromAsync", "in_running_loop", "run_sync"]
 
@@ -61,37 +63,21 @@ def run_sync(
         raise GenerationInterrupted(results, stats or CallStats()) from exc
 
 
-class SyncFromAsync(ABC):
-    """``generate`` as the synchronous twin of the class's ``agenerate``.
+class SyncFromAsync:
+    """``generate`` as the synchronous twin of the class's ``agenerate`` (which the class
+    defines, with the :class:`~lmuq.backends.base.AsyncGenerationBackend` signature).
 
     The twin records every finished cell as it arrives (its own ``on_result``, which also
     calls the caller's), so Ctrl-C raises :class:`GenerationInterrupted` with exactly the
     cells this call finished, whatever else runs on the same backend.
     """
 
-    @abstractmethod
-    async def agenerate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        *,
-        progress: Callable[[int], object] | None = None,
-        on_result: Callable[[int, int, Generation], object] | None = None,
-    ) -> list[list[Generation]]:
-        """``n`` generations per prompt, in prompt order (the backend's own work)."""
-
     def generate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        *,
-        progress: Callable[[int], object] | None = None,
-        on_result: Callable[[int, int, Generation], object] | None = None,
+        self, prompts: Prompts, params: SamplingParams, n: int = 1, **options: Unpack[GenOptions]
     ) -> list[list[Generation]]:
         """Synchronous twin of ``agenerate`` (same rows, same errors)."""
         check_generate_args(prompts, n)
+        progress, on_result = generate_options(options)
         grid = ResultGrid(len(prompts), n, params)
 
         def record(i: int, j: int, g: Generation) -> None:
@@ -101,6 +87,8 @@ class SyncFromAsync(ABC):
 
         stats = getattr(self, "stats", None)
         return run_sync(
-            lambda: self.agenerate(prompts, params, n, progress=progress, on_result=record),
+            lambda: self.agenerate(  # type: ignore[attr-defined]
+                prompts, params, n, progress=progress, on_result=record
+            ),
             partial=lambda: (grid.results(), stats),
         )

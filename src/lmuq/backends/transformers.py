@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lmuq.backends.base import OnResult, Progress, check_generate_args
+from lmuq.backends.base import GenOptions, Prompts, check_generate_args, generate_options
 from lmuq.extras import require
 from lmuq.model_source import resolve_local_or_hub
 from lmuq.types import Generation, SamplingParams
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["TransformersBackend", "load_model_and_tokenizer"]
 
@@ -160,13 +163,7 @@ class TransformersBackend:
     # ------------------------------------------------------------------ generation
 
     def generate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        *,
-        progress: Progress | None = None,
-        on_result: OnResult | None = None,
+        self, prompts: Prompts, params: SamplingParams, n: int = 1, **options: Unpack[GenOptions]
     ) -> list[list[Generation]]:
         """Draw ``n`` generations for each prompt.
 
@@ -178,6 +175,7 @@ class TransformersBackend:
         """
         torch = _torch()
         check_generate_args(prompts, n)
+        progress, on_result = generate_options(options)
         results: list[list[Generation]] = []
         for start in range(0, len(prompts), self.batch_size):
             batch = list(prompts[start : start + self.batch_size])

@@ -33,7 +33,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from lmuq.backends.base import backend_name
-from lmuq.generation.draw import ANSWER, SAMPLE, all_cells, draw_cells, sample_set_params
+from lmuq.generation.draws import ANSWER, SAMPLE, all_cells, draw_cells, sample_set_params
 from lmuq.scoring.functional import whitebox as F
 from lmuq.types import Generation, SampleSet, SamplingParams, check_logprobs
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from lmuq.backends.sync import run_sync
-from lmuq.generation.draw import adraw
+from lmuq.generation.draws import adraw
 from lmuq.results import UQResult
 from lmuq.scoring.context import Equivalence
 from lmuq.statistics.shared import DEFAULT_NLI_MODEL, DEFAULT_SENTENCE_TRANSFORMER, SharedStatistics

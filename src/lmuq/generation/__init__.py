@@ -8,7 +8,7 @@ resume needs). ``generate_sample_sets`` is lmuq 0.1's name for :func:`draw`.
 from lmuq.backends.rate_limit import RateLimiter
 from lmuq.backends.retry import RetryPolicy
 from lmuq.backends.runner import GenerationRunner
-from lmuq.generation.draw import (
+from lmuq.generation.draws import (
     ANSWER,
     DEFAULT_ANSWER_PARAMS,
     DEFAULT_SAMPLE_PARAMS,

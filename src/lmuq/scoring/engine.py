@@ -32,6 +32,7 @@ from lmuq.scoring.context import Equivalence, ScoringContext
 from lmuq.scoring.registry import resolve_scorers
 from lmuq.scoring.spec import ScorerSpec
 from lmuq.statistics.missing import MissingStatistics
+from lmuq.twins import async_twin
 from lmuq.types import SampleSet
 
 __all__ = ["ascore", "required_statistics", "score"]
@@ -73,18 +74,18 @@ def score(
         return _score_rows(sets, specs, ctx, on_error, bar)
 
 
+@async_twin(score)
 async def ascore(
     sample_sets: Sequence[SampleSet],
-    scorers: str | ScorerSpec | Sequence[str | ScorerSpec],
+    scorers: Any,
     context: ScoringContext | None = None,
-    *,
-    on_error: OnError = "raise",
-    progress: bool = False,
+    **options: Any,
 ) -> UQResult:
     """Async twin of :func:`score` (same values): each round's sources fill concurrently,
     judges through ``agenerate``, model-bound sources in worker threads."""
+    on_error = options.get("on_error", "raise")
     sets, specs, ctx = _prepare(sample_sets, scorers, context, on_error)
-    with _Progress(progress, len(sets)) as bar:
+    with _Progress(options.get("progress", False), len(sets)) as bar:
         await asyncio.to_thread(_prefetch_encodings, sets, specs, ctx)
         for batch in _planning_rounds(sets, specs, ctx):
             bar.round(batch)

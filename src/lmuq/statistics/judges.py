@@ -20,7 +20,7 @@ import math
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from lmuq.generation.draw import ANSWER, adraw_cells, draw_cells
+from lmuq.generation.draws import ANSWER, adraw_cells, draw_cells
 from lmuq.statistics.missing import MissingStatistics
 from lmuq.types import Generation, SamplingParams
 
@@ -63,12 +63,18 @@ class JudgeReplies:
             got = self._replies[key]
         return got
 
-    def _groups(self, keys: Sequence[Hashable]) -> dict[tuple[int, SamplingParams], list[str]]:
+    def _groups(self, keys: Sequence[Hashable]) -> list[tuple[int, SamplingParams, list[str]]]:
+        """The missing replies as one (judge, params, prompts) group per backend call."""
         groups: dict[tuple[int, SamplingParams], list[str]] = {}
         for judge_id, params, prompt in dict.fromkeys(keys):
             if (judge_id, params, prompt) not in self._replies:
                 groups.setdefault((judge_id, params), []).append(prompt)
-        return groups
+        return [(j, p, prompts) for (j, p), prompts in groups.items()]
+
+    def _draw_args(self, judge_id: int, params: SamplingParams, prompts: list[str]):
+        cells = [(row, ANSWER, 0) for row in range(len(prompts))]
+        options = {"answer_params": params, "progress": False, "on_failure": "ignore"}
+        return (self._judges[judge_id], prompts, cells), options
 
     def _store(self, judge_id: int, params: SamplingParams, prompts: list[str], drawn) -> None:
         for row, prompt in enumerate(prompts):
@@ -77,34 +83,17 @@ class JudgeReplies:
 
     def fill(self, keys: list[Hashable]) -> None:
         """Draw every missing reply, one backend call per (judge, params)."""
-        for (judge_id, params), prompts in self._groups(keys).items():
-            drawn = draw_cells(
-                self._judges[judge_id],
-                prompts,
-                [(row, ANSWER, 0) for row in range(len(prompts))],
-                answer_params=params,
-                progress=False,
-                on_failure="ignore",
-            )
-            self._store(judge_id, params, prompts, drawn)
+        for group in self._groups(keys):
+            args, options = self._draw_args(*group)
+            self._store(*group, draw_cells(*args, **options))
 
     async def afill(self, keys: list[Hashable]) -> None:
         """Async twin of :meth:`fill`: the judges are asked concurrently."""
-        groups = list(self._groups(keys).items())
-
-        async def one(judge_id: int, params: SamplingParams, prompts: list[str]):
-            return await adraw_cells(
-                self._judges[judge_id],
-                prompts,
-                [(row, ANSWER, 0) for row in range(len(prompts))],
-                answer_params=params,
-                progress=False,
-                on_failure="ignore",
-            )
-
-        done = await asyncio.gather(*(one(j, p, prompts) for (j, p), prompts in groups))
-        for ((judge_id, params), prompts), drawn in zip(groups, done, strict=True):
-            self._store(judge_id, params, prompts, drawn)
+        groups = self._groups(keys)
+        calls = [self._draw_args(*group) for group in groups]
+        done = await asyncio.gather(*(adraw_cells(*args, **options) for args, options in calls))
+        for group, drawn in zip(groups, done, strict=True):
+            self._store(*group, drawn)
 
 
 class ForcedLogprobs:

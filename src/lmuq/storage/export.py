@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lmuq.extras import require
-from lmuq.generation.draw import ANSWER
+from lmuq.generation.draws import ANSWER
 from lmuq.storage.files import atomic_write, parquet_frame, write_jsonl, write_table
 
 __all__ = ["export_records", "export_run"]

@@ -21,7 +21,7 @@ for them), and the next call to :func:`generate_with_store` retries them
 
 Sample indices and seeds: when a row lacks only some samples, just those indices are drawn,
 each seeded ``sample_params.seed + index`` as the uninterrupted run would have seeded it
-(see :mod:`lmuq.generation.draw`), so a resumed sample never repeats a stored sample's seed.
+(see :mod:`lmuq.generation.draws`), so a resumed sample never repeats a stored sample's seed.
 Bit-identical outputs after a resume need a backend whose outputs do not depend on how the
 rows were batched (a seeded sampler that draws per batch is statistically, not bit-,
 equivalent).
@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from lmuq.backends.base import GenerationBackend
-from lmuq.generation.draw import DEFAULT_ANSWER_PARAMS, DEFAULT_SAMPLE_PARAMS, draw_cells
+from lmuq.generation.draws import DEFAULT_ANSWER_PARAMS, DEFAULT_SAMPLE_PARAMS, draw_cells
 from lmuq.storage.run_store import ANSWER, SAMPLE, GenerationSpec, Kind, RunStore
 from lmuq.types import Generation, SampleSet, SamplingParams
 

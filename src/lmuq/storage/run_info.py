@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lmuq.generation.draw import sample_set_params
+from lmuq.generation.draws import sample_set_params
 from lmuq.types import SamplingParams
 
 __all__ = ["GenerationSpec", "RunInfo"]
@@ -39,7 +39,7 @@ class GenerationSpec:
         )
 
     def sample_set_params(self, num_samples: int) -> dict[str, Any]:
-        """The ``SampleSet.params`` that :func:`~lmuq.generation.draw` sets."""
+        """The ``SampleSet.params`` that :func:`~lmuq.generation.draws` sets."""
         return sample_set_params(
             self.backend,
             SamplingParams(**self.answer_params),

@@ -55,7 +55,7 @@ from typing import Any, Literal
 import numpy as np
 
 from lmuq.codec import generation_from_json, generation_to_json, json_dumps
-from lmuq.generation.draw import ANSWER, SAMPLE
+from lmuq.generation.draws import ANSWER, SAMPLE
 from lmuq.results import UQResult
 from lmuq.storage.errors import (
     IncompleteRunError,
@@ -133,6 +133,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id, row_index, kind, idx) DO UPDATE SET
     data = excluded.data, error = excluded.error, updated = excluded.updated
 WHERE generations.error IS NOT NULL OR excluded.error IS NULL
+"""
+
+_UPSERT_LABEL = """
+INSERT INTO labels (run_id, row_index, correct, updated) VALUES (?, ?, ?, ?)
+ON CONFLICT (run_id, row_index) DO UPDATE SET
+    correct = excluded.correct, updated = excluded.updated
 """
 
 _UPSERT_SCORE = """
@@ -571,6 +577,11 @@ class RunStore:
             batch.append(
                 (run_id, int(row), kind, int(idx), generation_to_json(gen), gen.error, now)
             )
+        return self._write_rows(run_id, _UPSERT_GENERATION, batch)
+
+    def _write_rows(self, run_id: str, sql: str, batch: list[tuple[Any, ...]]) -> int:
+        """Write ``(run_id, row, ...)`` rows with ``sql`` in one transaction, after checking
+        every row index against the run."""
         if not batch:
             return 0
         with self._write() as conn:
@@ -578,7 +589,7 @@ class RunStore:
             for _, row, *_rest in batch:
                 if not 0 <= row < n:
                     raise IndexError(f"run {run_id!r} has rows 0..{n - 1}, not {row}")
-            conn.executemany(_UPSERT_GENERATION, batch)
+            conn.executemany(sql, batch)
         return len(batch)
 
     def missing_generations(
@@ -747,15 +758,7 @@ class RunStore:
                 v = None
             raw_json = json_dumps(json_ready(dict(raw))) if raw else None
             batch.append((run_id, row, scorer, v, raw_json, error, now))
-        if not batch:
-            return 0
-        with self._write() as conn:
-            n = self.num_prompts(run_id, conn)
-            for _, row, *_rest in batch:
-                if not 0 <= row < n:
-                    raise IndexError(f"run {run_id!r} has rows 0..{n - 1}, not {row}")
-            conn.executemany(_UPSERT_SCORE, batch)
-        return len(batch)
+        return self._write_rows(run_id, _UPSERT_SCORE, batch)
 
     def load_scores(self, run_id: str, *, wide: bool = True):
         """The run's scores as a pandas DataFrame.
@@ -819,17 +822,7 @@ class RunStore:
             else:
                 raise ValueError(f"label of row {row} must be a bool or None, got {label!r}")
             batch.append((run_id, int(row), value, now))
-        with self._write() as conn:
-            n = self.num_prompts(run_id, conn)
-            for _, row, *_rest in batch:
-                if not 0 <= row < n:
-                    raise IndexError(f"run {run_id!r} has rows 0..{n - 1}, not {row}")
-            conn.executemany(
-                "INSERT INTO labels (run_id, row_index, correct, updated) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (run_id, row_index) DO UPDATE SET correct = excluded.correct, "
-                "updated = excluded.updated",
-                batch,
-            )
+        self._write_rows(run_id, _UPSERT_LABEL, batch)
         return len(batch)
 
     def load_labels(self, run_id: str) -> list[bool | None]:

@@ -41,6 +41,7 @@ from lmuq.scoring.judged import (
     verbalized_confidence_scorer,
 )
 from lmuq.scoring.spec import ScorerSpec
+from lmuq.twins import async_twin
 from lmuq.types import Generation, SampleSet, SamplingParams
 
 __all__ = [
@@ -55,7 +56,7 @@ __all__ = [
 def _sample_sets(
     questions: Sequence[str],
     answers: Sequence[str],
-    samples: Sequence[Sequence[str]] | None,
+    samples: Sequence[Sequence[str]] | None = None,
     references: Sequence[str] | None = None,
 ) -> list[SampleSet]:
     """Validated inputs as sample sets (one per question)."""
@@ -141,16 +142,11 @@ class _Judged(ABC):
         sets = _sample_sets(questions, answers, samples, references)
         return _details(score(sets, [spec], ScoringContext(), on_error="nan"), spec.name)
 
-    async def ascore_details(
-        self,
-        questions: Sequence[str],
-        answers: Sequence[str],
-        samples: Sequence[Sequence[str]] | None = None,
-        references: Sequence[str] | None = None,
-    ) -> list[JudgedScore]:
-        """Async twin of :meth:`score_details` (same rows)."""
+    @async_twin(score_details)
+    async def ascore_details(self, *args: Any, **kwargs: Any) -> list[JudgedScore]:
+        """Async twin of :meth:`score_details` (same arguments, same rows)."""
         spec = self.spec()
-        sets = _sample_sets(questions, answers, samples, references)
+        sets = _sample_sets(*args, **kwargs)
         result = await ascore(sets, [spec], ScoringContext(), on_error="nan")
         return _details(result, spec.name)
 
@@ -166,15 +162,10 @@ class _Judged(ABC):
         _warn_nan(details, self._who)
         return [d.value for d in details]
 
-    async def ascore(
-        self,
-        questions: Sequence[str],
-        answers: Sequence[str],
-        samples: Sequence[Sequence[str]] | None = None,
-        references: Sequence[str] | None = None,
-    ) -> list[float]:
-        """Async twin of :meth:`score` (same behaviour)."""
-        details = await self.ascore_details(questions, answers, samples, references)
+    @async_twin(score)
+    async def ascore(self, *args: Any, **kwargs: Any) -> list[float]:
+        """Async twin of :meth:`score` (same arguments, same behaviour)."""
+        details = await self.ascore_details(*args, **kwargs)
         _warn_nan(details, self._who)
         return [d.value for d in details]
 

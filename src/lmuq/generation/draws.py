@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from lmuq.backends.base import backend_name, check_generate_args
 from lmuq.backends.runner import error_generation
+from lmuq.twins import async_twin
 from lmuq.types import Generation, SampleSet, SamplingParams
 
 __all__ = [
@@ -257,62 +258,111 @@ def _failed_row(exc: BaseException, params: SamplingParams, count: int) -> list[
     return [error_generation(params, f"{type(exc).__name__}: {exc}") for _ in range(count)]
 
 
-def _run_call(
-    backend: Any,
-    prompts: list[str],
-    call: _Call,
-    params: SamplingParams,
-    collect: _Collector,
-) -> None:
+class _Request:
+    """One draw request, planned: its backend calls, the results so far, progress, reports.
+
+    The sync and async paths share everything but how a call is awaited: :meth:`calls`
+    gives each call's prompts and parameters, :meth:`done` records a call's rows,
+    :meth:`failed` records a call that raised (or says which single-prompt calls to make
+    instead), and :meth:`finish` closes the bar and reports failures.
+    """
+
+    def __init__(
+        self,
+        backend: Any,
+        prompts: Sequence[str],
+        cells: Iterable[Cell],
+        answer_params: SamplingParams,
+        sample_params: SamplingParams,
+        on_result: Callable[[int, str, int, Generation], object] | None,
+        sink: Sink | None,
+        progress: bool,
+        on_failure: OnFailure,
+    ) -> None:
+        if on_failure not in ("warn", "raise", "ignore"):
+            raise ValueError(f"on_failure must be 'warn', 'raise' or 'ignore', got {on_failure!r}")
+        self.backend = backend
+        self.prompts = _check_request(prompts, 0)
+        self.plan = _plan(cells, len(self.prompts))
+        self.answer_params = answer_params
+        self.sample_params = sample_params
+        self.on_result = on_result
+        self.sink = sink
+        self.on_failure = on_failure
+        self.results: dict[Cell, Generation] = {}
+        self.bar = _progress_bar(progress, sum(len(c.rows) * c.count for c in self.plan), self.plan)
+
+    def params(self, call: _Call) -> SamplingParams:
+        return _call_params(call, self.answer_params, self.sample_params)
+
+    def texts(self, call: _Call) -> list[str]:
+        return [self.prompts[r] for r in call.rows]
+
+    def collector(self, call: _Call) -> _Collector:
+        return _Collector(call, self.results, self.on_result, self.sink, self.bar)
+
+    def options(self, method: Any, call: _Call) -> dict[str, Any]:
+        """``on_result=`` for a backend method that reports generations as they arrive."""
+        return {"on_result": self.collector(call).one} if _takes_on_result(method) else {}
+
+    def done(self, call: _Call, out: Any) -> None:
+        rows = _checked(out, call, backend_name(self.backend), len(call.rows))
+        self.collector(call).many(
+            [(i, j, g) for i, row in enumerate(rows) for j, g in enumerate(row)]
+        )
+
+    def failed(self, call: _Call, exc: Exception) -> list[_Call]:
+        """Record a one-prompt call that raised; for a call of several prompts, the
+        one-prompt calls to make instead (so only the prompts that fail get error rows)."""
+        if len(call.rows) > 1:
+            return [_Call((row,), call.kind, call.start, call.count) for row in call.rows]
+        rows = _failed_row(exc, self.params(call), call.count)
+        self.collector(call).many([(0, j, g) for j, g in enumerate(rows)])
+        return []
+
+    def finish(self) -> dict[Cell, Generation]:
+        self.close()
+        _report(self.results, self.on_failure, self.backend)
+        return self.results
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run_call(request: _Request, call: _Call) -> None:
     """One backend call; a call that raises is split prompt by prompt."""
-    texts = [prompts[r] for r in call.rows]
-    kwargs = {"on_result": collect.one} if _takes_on_result(backend.generate) else {}
+    backend = request.backend
     try:
-        out = backend.generate(texts, params, call.count, **kwargs)
+        out = backend.generate(
+            request.texts(call),
+            request.params(call),
+            call.count,
+            **request.options(backend.generate, call),
+        )
     except Exception as exc:
-        if len(call.rows) == 1:
-            collect.many([(0, j, g) for j, g in enumerate(_failed_row(exc, params, call.count))])
-            return
-        for row in call.rows:
-            sub = _Call((row,), call.kind, call.start, call.count)
-            _run_call(backend, prompts, sub, params, _sub_collector(collect, sub))
+        for sub in request.failed(call, exc):
+            _run_call(request, sub)
         return
-    rows = _checked(out, call, backend_name(backend), len(texts))
-    collect.many([(i, j, g) for i, row in enumerate(rows) for j, g in enumerate(row)])
+    request.done(call, out)
 
 
-async def _arun_call(
-    backend: Any,
-    prompts: list[str],
-    call: _Call,
-    params: SamplingParams,
-    collect: _Collector,
-) -> None:
+async def _arun_call(request: _Request, call: _Call) -> None:
     """Async twin of :func:`_run_call` (``agenerate`` when the backend has one)."""
-    texts = [prompts[r] for r in call.rows]
+    backend = request.backend
     method = getattr(backend, "agenerate", None)
     target = method if callable(method) else backend.generate
-    kwargs = {"on_result": collect.one} if _takes_on_result(target) else {}
+    args = (request.texts(call), request.params(call), call.count)
+    options = request.options(target, call)
     try:
         if callable(method):
-            out = await method(texts, params, call.count, **kwargs)
+            out = await method(*args, **options)
         else:
-            out = await asyncio.to_thread(backend.generate, texts, params, call.count, **kwargs)
+            out = await asyncio.to_thread(backend.generate, *args, **options)
     except Exception as exc:
-        if len(call.rows) == 1:
-            collect.many([(0, j, g) for j, g in enumerate(_failed_row(exc, params, call.count))])
-            return
-        subs = [_Call((row,), call.kind, call.start, call.count) for row in call.rows]
-        await asyncio.gather(
-            *(_arun_call(backend, prompts, s, params, _sub_collector(collect, s)) for s in subs)
-        )
+        await asyncio.gather(*(_arun_call(request, sub) for sub in request.failed(call, exc)))
         return
-    rows = _checked(out, call, backend_name(backend), len(texts))
-    collect.many([(i, j, g) for i, row in enumerate(rows) for j, g in enumerate(row)])
-
-
-def _sub_collector(parent: _Collector, call: _Call) -> _Collector:
-    return _Collector(call, parent.results, parent.on_result, parent.sink, parent.bar)
+    request.done(call, out)
 
 
 def _progress_bar(enabled: bool, total: int, calls: list[_Call]) -> Any:
@@ -356,11 +406,6 @@ def _outside_lmuq() -> int:
     return level
 
 
-def _check_on_failure(on_failure: str) -> None:
-    if on_failure not in ("warn", "raise", "ignore"):
-        raise ValueError(f"on_failure must be 'warn', 'raise' or 'ignore', got {on_failure!r}")
-
-
 def draw_cells(
     backend: Any,
     prompts: Sequence[str],
@@ -382,63 +427,41 @@ def draw_cells(
     whether to warn about them (default), raise :class:`GenerationFailedError`, or say
     nothing.
     """
-    _check_on_failure(on_failure)
-    prompts = _check_request(prompts, 0)
-    calls = _plan(cells, len(prompts))
-    results: dict[Cell, Generation] = {}
-    total = sum(len(c.rows) * c.count for c in calls)
-    bar = _progress_bar(progress, total, calls)
+    request = _Request(
+        backend, prompts, cells, answer_params, sample_params, on_result, sink, progress, on_failure
+    )
     try:
-        for call in calls:
-            params = _call_params(call, answer_params, sample_params)
-            _run_call(
-                backend, prompts, call, params, _Collector(call, results, on_result, sink, bar)
-            )
-    finally:
-        if bar is not None:
-            bar.close()
-    _report(results, on_failure, backend)
-    return results
+        for call in request.plan:
+            _run_call(request, call)
+    except BaseException:
+        request.close()
+        raise
+    return request.finish()
 
 
+@async_twin(draw_cells)
 async def adraw_cells(
     backend: Any,
     prompts: Sequence[str],
     cells: Iterable[Cell],
-    *,
-    answer_params: SamplingParams = DEFAULT_ANSWER_PARAMS,
-    sample_params: SamplingParams = DEFAULT_SAMPLE_PARAMS,
-    on_result: Callable[[int, str, int, Generation], object] | None = None,
-    sink: Sink | None = None,
-    progress: bool = True,
-    on_failure: OnFailure = "warn",
+    **options: Any,
 ) -> dict[Cell, Generation]:
     """Async twin of :func:`draw_cells`. With an async backend (``agenerate``) the calls
     run concurrently; a sync-only backend runs its calls one after another in a worker
     thread (a local model gains nothing from two at once)."""
-    _check_on_failure(on_failure)
-    prompts = _check_request(prompts, 0)
-    calls = _plan(cells, len(prompts))
-    results: dict[Cell, Generation] = {}
-    total = sum(len(c.rows) * c.count for c in calls)
-    bar = _progress_bar(progress, total, calls)
-
-    def job(call: _Call):
-        params = _call_params(call, answer_params, sample_params)
-        collect = _Collector(call, results, on_result, sink, bar)
-        return _arun_call(backend, prompts, call, params, collect)
-
+    bound = inspect.signature(draw_cells).bind(backend, prompts, cells, **options)
+    bound.apply_defaults()
+    request = _Request(**bound.arguments)
     try:
         if callable(getattr(backend, "agenerate", None)):
-            await asyncio.gather(*(job(c) for c in calls))
+            await asyncio.gather(*(_arun_call(request, call) for call in request.plan))
         else:
-            for call in calls:
-                await job(call)
-    finally:
-        if bar is not None:
-            bar.close()
-    _report(results, on_failure, backend)
-    return results
+            for call in request.plan:
+                await _arun_call(request, call)
+    except BaseException:
+        request.close()
+        raise
+    return request.finish()
 
 
 def _sample_sets(
@@ -485,26 +508,14 @@ def draw(
     return _sample_sets(prompts, num_samples, results, meta)
 
 
+@async_twin(draw)
 async def adraw(
-    backend: Any,
-    prompts: Sequence[str],
-    num_samples: int = 5,
-    *,
-    answer_params: SamplingParams = DEFAULT_ANSWER_PARAMS,
-    sample_params: SamplingParams = DEFAULT_SAMPLE_PARAMS,
-    progress: bool = True,
-    on_failure: OnFailure = "warn",
+    backend: Any, prompts: Sequence[str], num_samples: int = 5, **options: Any
 ) -> list[SampleSet]:
     """Async twin of :func:`draw` (same sets, same errors)."""
     prompts = _check_request(prompts, num_samples)
-    results = await adraw_cells(
-        backend,
-        prompts,
-        all_cells(len(prompts), num_samples),
-        answer_params=answer_params,
-        sample_params=sample_params,
-        progress=progress,
-        on_failure=on_failure,
-    )
-    meta = sample_set_params(backend_name(backend), answer_params, sample_params, num_samples)
+    results = await adraw_cells(backend, prompts, all_cells(len(prompts), num_samples), **options)
+    answer = options.get("answer_params", DEFAULT_ANSWER_PARAMS)
+    sample = options.get("sample_params", DEFAULT_SAMPLE_PARAMS)
+    meta = sample_set_params(backend_name(backend), answer, sample, num_samples)
     return _sample_sets(prompts, num_samples, results, meta)
