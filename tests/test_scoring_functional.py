@@ -219,6 +219,27 @@ def test_renormalized_max_by_hand():
     assert F.renormalized_max([LOG(0.3)] * 4) == approx(0.25)
 
 
+def test_degenerate_log_scores_are_refused_with_a_reason():
+    # issue 10: these used to return NaN or inf silently
+    with pytest.raises(ValueError, match="no probability mass"):
+        F.renormalized_max([-math.inf, -math.inf])
+    with pytest.raises(ValueError, match="no probability mass"):
+        F.max_renormalized_probability([[-math.inf], [-math.inf]])
+    with pytest.raises(ValueError, match=r"\+inf"):
+        F.probability_gap([math.inf, 0.0])
+    with pytest.raises(ValueError, match="log-probabilities <= 0"):
+        F.probability_gap([2.0, 0.0])
+
+
+def test_an_all_minus_inf_top_k_row_is_refused_not_entropy_zero():
+    # issue 10: a step whose top-k were all -inf gave H = 0 (a certain token) silently
+    top = [[LOG(0.5), LOG(0.5)], [-math.inf, -math.inf]]
+    with pytest.raises(ValueError, match=r"token\(s\) \[1\] are all -inf"):
+        F.token_entropies(top)
+    with pytest.raises(ValueError, match="all -inf"):
+        F.probability_margin(top)
+
+
 def test_probability_gap_by_hand():
     scores = [LOG(0.2), LOG(0.6), LOG(0.1)]
     assert F.probability_gap(scores) == approx(0.6 - 0.2)

@@ -94,6 +94,12 @@ def _check_top(top_logprobs: ArrayLike, min_k: int) -> np.ndarray:
         raise ValueError("top-k log-probs contain NaN")
     if (top > LOGPROB_TOLERANCE).any():
         raise ValueError("top-k log-probs must be <= 0; got positive values (raw logits?)")
+    dead = np.flatnonzero(np.isneginf(top).all(axis=1))
+    if dead.size:
+        raise ValueError(
+            f"top-k log-probs at token(s) {dead[:5].tolist()} are all -inf (no alternative has "
+            "any probability): the backend did not record the top-k for those steps"
+        )
     return np.minimum(top, 0.0)
 
 
@@ -172,8 +178,6 @@ def renormalized_entropy(log_scores: ArrayLike) -> float:
     so any sequence-score mode (sum, mean) can feed it without leaving log space.
     """
     ll = _check_scores(log_scores)
-    if np.isneginf(ll).all():
-        raise ValueError("every log-score is -inf: the scores have no mass to renormalise")
     log_q = ll - logsumexp(ll)
     q = np.exp(log_q)
     # 0·log 0 = 0: a zero-probability member adds nothing (and must not add NaN).
@@ -190,18 +194,31 @@ def probability_gap(log_scores: ArrayLike, k: int = 2) -> float:
     """exp(s_(1)) − exp(s_(k)) for the largest and the k-th largest log-score."""
     if k < 2:
         raise ValueError(f"k must be >= 2, got {k}")
-    ll = np.sort(_check_scores(log_scores))[::-1]
+    ll = np.sort(_check_scores(log_scores, log_probabilities=True))[::-1]
     if ll.size < k:
         raise ValueError(f"a top-{k} gap needs at least {k} samples, got {ll.size}")
     return float(math.exp(ll[0]) - math.exp(ll[k - 1]))
 
 
-def _check_scores(log_scores: ArrayLike) -> np.ndarray:
+def _check_scores(log_scores: ArrayLike, *, log_probabilities: bool = False) -> np.ndarray:
+    """A non-empty 1-D array of log-scores: no NaN, no +inf, not all -inf (no mass to
+    compare or renormalise); with ``log_probabilities`` also none above 0."""
     ll = np.asarray(log_scores, dtype=np.float64)
     if ll.ndim != 1 or ll.size == 0:
         raise ValueError(f"expected a non-empty 1-D array of log-scores, got shape {ll.shape}")
     if np.isnan(ll).any():
         raise ValueError("log-scores contain NaN")
+    if np.isposinf(ll).any():
+        raise ValueError("log-scores contain +inf (a probability cannot be infinite)")
+    if np.isneginf(ll).all():
+        raise ValueError("every log-score is -inf: the scores have no probability mass")
+    if log_probabilities:
+        if (ll > LOGPROB_TOLERANCE).any():
+            raise ValueError(
+                f"log-scores must be log-probabilities <= 0, got max {ll.max():.4g} (did you "
+                "pass probabilities or raw logits?)"
+            )
+        ll = np.minimum(ll, 0.0)
     return ll
 
 
