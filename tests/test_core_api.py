@@ -330,3 +330,31 @@ def test_no_warning_when_every_generation_succeeds():
         warnings.simplefilter("error")  # a DrawFailureWarning would fail the test
         sets = draw(FakeBackend({"": "ok"}), ["a"], 1, progress=False)
     assert sets[0].answer.text == "ok" and not sets[0].samples[0].failed
+
+
+# --------------------------------------------------------------------------- messages (issue 10)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda bb: bb.score(["a"], None), TypeError, "sampled_responses must be a list of lists"),
+        (lambda bb: bb.score(["a"], [["a"]], prompts=[None]), TypeError, r"prompts\[0\] is a"),
+        (lambda bb: bb.score(["a"], [["a"]], prompts="p"), TypeError, "prompts must be a list"),
+        (lambda bb: bb.score(None, [["a"]]), TypeError, "responses must be a list of str"),
+    ],
+)
+def test_bad_inputs_name_the_argument_and_what_to_pass(call, error, message):
+    bb = BlackBoxUQ(scorers=["exact_match"], nli_model_name=None)
+    with pytest.raises(error, match=message):
+        call(bb)
+
+
+def test_scoring_none_or_negative_cluster_labels_name_the_argument():
+    from lmuq import WhiteBoxUQ
+    from lmuq.scoring.functional.semantic import semantic_entropy_discrete
+
+    with pytest.raises(TypeError, match="sample_sets is None: pass a list of SampleSet"):
+        WhiteBoxUQ().score(None)
+    with pytest.raises(ValueError, match=r"labels must be cluster ids >= 0"):
+        semantic_entropy_discrete([-1, 0])

@@ -349,10 +349,14 @@ def _is_langchain(llm: Any) -> bool:
 def _check_texts(
     responses: Sequence[str], sampled: Sequence[Sequence[str]], prompts: Sequence[str] | None
 ) -> None:
-    if isinstance(responses, str) or isinstance(sampled, str):
-        raise TypeError(
-            "responses must be a list of str and sampled_responses a list of lists of str"
-        )
+    for what, value in (("responses", responses), ("sampled_responses", sampled)):
+        if value is None or isinstance(value, str) or not isinstance(value, Sequence):
+            shape = "a list of str" if what == "responses" else "a list of lists of str"
+            raise TypeError(
+                f"{what} must be {shape} (one entry per prompt), got {type(value).__name__}"
+            )
+    if prompts is not None and (isinstance(prompts, str) or not isinstance(prompts, Sequence)):
+        raise TypeError(f"prompts must be a list of str or None, got {type(prompts).__name__}")
     if len(responses) == 0:
         raise ValueError("responses is empty: pass at least one response")
     if len(responses) != len(sampled):
@@ -365,6 +369,8 @@ def _check_texts(
     for i, r in enumerate(responses):
         if not isinstance(r, str):
             raise TypeError(f"responses[{i}] is a {type(r).__name__}, expected str")
+        if prompts is not None and not isinstance(prompts[i], str):
+            raise TypeError(f"prompts[{i}] is a {type(prompts[i]).__name__}, expected str")
         if isinstance(sampled[i], str) or not isinstance(sampled[i], Sequence):
             raise TypeError(f"sampled_responses[{i}] must be a list of str")
         if len(sampled[i]) == 0:

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 __all__ = [
+    "check_labels",
     "cluster_responses",
     "largest_cluster_member",
     "normalized_semantic_negentropy",
@@ -66,10 +67,29 @@ def cluster_responses(n: int, equivalent: Callable[[int, int], bool]) -> list[in
     return labels
 
 
+def check_labels(labels: Sequence[int]) -> np.ndarray:
+    """Cluster labels as an int array; a ``ValueError`` naming ``labels`` when they are
+    empty, not whole numbers, or negative (labels are 0..K-1, as
+    :func:`cluster_responses` returns them)."""
+    if isinstance(labels, (str, bytes)):
+        raise TypeError("labels must be a sequence of ints (cluster ids), not a str")
+    arr = np.asarray(labels)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"labels must be a non-empty 1-D sequence of cluster ids, got {labels!r}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not np.issubdtype(arr.dtype, np.number) or not np.all(np.mod(arr, 1) == 0):
+            raise ValueError(f"labels must be whole numbers (cluster ids), got {labels!r}")
+        arr = arr.astype(int)
+    if (arr < 0).any():
+        raise ValueError(
+            f"labels must be cluster ids >= 0 (0..K-1, as cluster_responses returns), got "
+            f"{sorted(set(arr[arr < 0].tolist()))[:5]} among {labels!r}"
+        )
+    return arr.astype(int)
+
+
 def _cluster_sizes(labels: Sequence[int]) -> np.ndarray:
-    if len(labels) == 0:
-        raise ValueError("no cluster labels given")
-    return np.bincount(np.asarray(labels, dtype=int))
+    return np.bincount(check_labels(labels))
 
 
 def semantic_entropy_discrete(labels: Sequence[int]) -> float:
@@ -106,7 +126,7 @@ def semantic_entropy_weighted(labels: Sequence[int], log_likelihoods: Sequence[f
     Nats; range [0, log K].
     """
     ll = np.asarray(log_likelihoods, dtype=np.float64)
-    lab = np.asarray(labels, dtype=int)
+    lab = check_labels(labels)
     if ll.shape != lab.shape:
         raise ValueError(f"{lab.size} labels but {ll.size} log-likelihoods")
     if np.isnan(ll).any():
@@ -126,7 +146,9 @@ def largest_cluster_member(labels: Sequence[int], prefer: int = 0) -> int:
     original answer), else to the earliest cluster; the chosen member is ``prefer`` if it is
     in that cluster, else the cluster's first member (its representative).
     """
-    lab = np.asarray(labels, dtype=int)
+    lab = check_labels(labels)
+    if not 0 <= prefer < lab.size:
+        raise ValueError(f"prefer must index one of the {lab.size} responses, got {prefer}")
     sizes = np.bincount(lab)
     best = np.flatnonzero(sizes == sizes.max())
     cluster = lab[prefer] if lab[prefer] in best else int(best[0])
