@@ -6,6 +6,7 @@ import json
 import math
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -193,14 +194,15 @@ def test_a_write_that_fails_midway_leaves_nothing_behind(store):
 def test_upsert_never_duplicates_and_a_success_is_never_replaced_by_a_failure(store):
     run = store.create_run({}, ["p0", "p1"], run_id="r")
     store.record_generation(run, 0, "answer", 0, _gen("first"))
-    store.record_generation(run, 0, "answer", 0, _gen("retried"))  # a retried write
+    # A second success never replaces the first (issue 10: two processes' outputs agree).
+    store.record_generation(run, 0, "answer", 0, _gen("retried"))
     store.record_generation(run, 0, "answer", 0, _gen("", error="late failure"))
     store.record_generation(run, 1, "answer", 0, _gen("", error="boom"))
     assert store.missing_generations(run, 0) == [(1, "answer", 0)]  # failures are redone
     assert store.missing_generations(run, 0, include_failed=False) == []
     store.record_generation(run, 1, "answer", 0, _gen("fixed"))
     assert _stored_keys(store.path, run) == [(0, "answer", 0), (1, "answer", 0)]
-    assert [ss.answer.text for ss in store.load_sample_sets(run, 0)] == ["retried", "fixed"]
+    assert [ss.answer.text for ss in store.load_sample_sets(run, 0)] == ["first", "fixed"]
     with pytest.raises(IndexError, match=r"rows 0\.\.1"):
         store.record_generation(run, 2, "answer", 0, _gen("x"))
     with pytest.raises(ValueError, match="answer has idx 0"):
@@ -502,3 +504,67 @@ def test_two_processes_write_one_store_without_locking_errors(tmp_path):
         assert sorted(r.run_id for r in store.runs()) == ["own-a", "own-b", "shared"]
         assert [r.num_generations for r in store.runs() if r.run_id.startswith("own")] == [10, 10]
     assert _integrity_ok(path)
+
+
+# ---------------------------------------------------------------------------- two processes
+
+
+def test_two_processes_resuming_one_run_split_the_work(tmp_path):
+    """issue 10: both used to call the LLM for every row (2x the cost)."""
+    n, m = 12, 2
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path) as store:  # the run exists before either starts
+        store.create_run({"m": m}, prompts(n), run_id="run")
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    procs = [_spawn("generate", path, "run", n, m, 1, log, 0, 0.05) for log in logs]
+    outs = [p.communicate(timeout=180) for p in procs]
+    for proc, (_, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err
+    generated = [int(out.split()[-1]) for out, _ in outs]
+    # every cell drawn exactly once between them, and both did part of the work
+    assert sum(generated) == n * (1 + m)
+    assert all(g > 0 for g in generated)
+    keys = _stored_keys(path, "run")
+    assert len(keys) == len(set(keys)) == n * (1 + m)
+    with RunStore(path) as store:
+        assert not store.missing_generations("run", m)
+
+
+def test_a_killed_processes_leases_free_themselves_at_once(store):
+    run = store.create_run({}, prompts(3), run_id="r")
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(dead.stdout)
+    with sqlite3.connect(store.path) as conn:  # leases left by a gone and a live process
+        conn.execute(
+            "INSERT INTO leases VALUES (?, 0, 'gone', ?, ?, ?)",
+            (run, socket.gethostname(), pid, time.time() + 600),
+        )
+        conn.execute(
+            "INSERT INTO leases VALUES (?, 1, 'alive', ?, ?, ?)",
+            (run, socket.gethostname(), os.getpid(), time.time() + 600),
+        )
+    assert store.claim_rows(run, [0, 1, 2], "me") == [0, 2]  # row 1's holder still runs
+    assert store.claim_rows(run, [0, 1, 2], "other") == []  # mine now, and 'alive''s
+    store.release_rows(run, [0], "me")
+    assert store.claim_rows(run, [0, 1, 2], "other", limit=1) == [0]
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "v1.sqlite"
+    with RunStore(path) as store:
+        store.create_run({}, ["q"], run_id="r")
+    with sqlite3.connect(path) as conn:  # make it look like lmuq 0.1 wrote it
+        conn.execute("DROP TABLE leases")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with RunStore(path) as store:
+        assert store.claim_rows("r", [0], "me") == [0]
+        assert store.load_prompts("r") == ["q"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
+            "2",
+        )

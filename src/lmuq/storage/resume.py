@@ -29,6 +29,10 @@ equivalent).
 
 from __future__ import annotations
 
+import os
+import socket
+import time
+import uuid
 from collections.abc import Callable, Sequence
 
 from lmuq.backends.base import GenerationBackend
@@ -37,6 +41,9 @@ from lmuq.storage.run_store import ANSWER, SAMPLE, GenerationSpec, Kind, RunStor
 from lmuq.types import Generation, SampleSet, SamplingParams
 
 __all__ = ["generate_with_store", "store_callback"]
+
+# How long a process waits before looking again at rows another process is drawing.
+_WAIT_FOR_OTHERS_S = 0.5
 
 
 def generate_with_store(
@@ -102,39 +109,50 @@ def generate_with_store(
         store.create_run({"generation": spec.to_dict()}, prompts, run_id=run_id)
     store.bind_generation(run_id, spec)
 
-    missing = store.missing_generations(run_id, num_samples, include_failed=retry_failed)
-    by_row: dict[int, list[tuple[int, str, int]]] = {}
-    for cell in missing:
-        by_row.setdefault(cell[0], []).append(cell)
-    rows = sorted(by_row)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-    def record(items: list[tuple[int, str, int, Generation]]) -> None:
-        store.record_generations(run_id, ((r, k, i, g) for r, k, i, g in items))
+    def record(rows: list[int], items: list[tuple[int, str, int, Generation]]) -> None:
+        store.record_generations(run_id, [(rows[r], kind, idx, g) for r, kind, idx, g in items])
 
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(missing), desc="Generating", unit="gen")
+        total = len(store.missing_generations(run_id, num_samples, include_failed=retry_failed))
+        bar = tqdm(total=total, desc="Generating", unit="gen")
+    attempted: set[tuple[int, str, int]] = set()  # each cell is drawn once per call
     try:
-        for start in range(0, len(rows), chunk_size):
-            chunk = rows[start : start + chunk_size]
-            chunk_prompts = store.load_prompts(run_id, chunk)
+        while True:
+            missing = store.missing_generations(run_id, num_samples, include_failed=retry_failed)
+            by_row: dict[int, list[tuple[int, str, int]]] = {}
+            for cell in missing:
+                if cell not in attempted:
+                    by_row.setdefault(cell[0], []).append(cell)
+            if not by_row:
+                break
+            # The next chunk of rows no other process is drawing (a lease on each).
+            chunk = store.claim_rows(run_id, sorted(by_row), owner, limit=chunk_size)
+            if not chunk:  # every row left is being drawn elsewhere: wait for it
+                time.sleep(_WAIT_FOR_OTHERS_S)
+                continue
+            cells = [cell for r in chunk for cell in by_row[r]]
+            attempted.update(cells)
             local = {row: k for k, row in enumerate(chunk)}
-            draw_cells(
-                backend,
-                chunk_prompts,
-                [(local[r], kind, idx) for r in chunk for _, kind, idx in by_row[r]],
-                answer_params=answer_params,
-                sample_params=sample_params,
-                sink=lambda items, chunk=chunk: record(
-                    [(chunk[r], kind, idx, g) for r, kind, idx, g in items]
-                ),
-                progress=False,
-                on_failure="ignore",
-            )
+            try:
+                draw_cells(
+                    backend,
+                    store.load_prompts(run_id, chunk),
+                    [(local[r], kind, idx) for r, kind, idx in cells],
+                    answer_params=answer_params,
+                    sample_params=sample_params,
+                    sink=lambda items, chunk=chunk: record(chunk, items),
+                    progress=False,
+                    on_failure="ignore",
+                )
+            finally:
+                store.release_rows(run_id, chunk, owner)
             if bar is not None:
-                bar.update(sum(len(by_row[r]) for r in chunk))
+                bar.update(len(cells))
     finally:
         if bar is not None:
             bar.close()

@@ -10,8 +10,11 @@ Guarantees:
   ``COMMIT``). A process killed at any moment, SIGKILL included, leaves the store as it was
   after its last completed write: a write is either all there or not there at all.
 * **Exactly once.** A generation is keyed by ``(run_id, row, kind, idx)`` and written with
-  upsert semantics, so retrying a write never duplicates it. A successful generation is
-  never replaced by a failed one (a failed one is replaced by a later success).
+  upsert semantics, so retrying a write never duplicates it. A stored success is never
+  replaced (the first success wins; a failed one is replaced by a later result).
+* **Work split.** :meth:`RunStore.claim_rows` leases rows to one drawing process, so two
+  processes resuming the same run draw different rows instead of both calling the LLM for
+  all of them; a killed process's leases free themselves.
 * **Several writers.** The file is in WAL mode with a busy timeout, so several threads or
   processes can read and write the same store; a writer waits for the lock instead of
   failing with "database is locked" (up to ``timeout`` seconds). Each thread uses its own
@@ -43,6 +46,7 @@ import itertools
 import json
 import math
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -70,13 +74,28 @@ from lmuq.types import Generation, SampleSet
 
 __all__ = ["ANSWER", "SAMPLE", "SCHEMA_VERSION", "Kind", "RunStore"]
 
-#: The schema this lmuq writes (and the newest it reads).
-SCHEMA_VERSION = 1
+#: The schema this lmuq writes (and the newest it reads). Version 2 added ``leases``;
+#: a version-1 store is upgraded in place when opened.
+SCHEMA_VERSION = 2
 Kind = Literal["answer", "sample"]
 
 _BLOCK_ROWS = 256
 
-_SCHEMA = """
+# Rows a process is drawing, so that two processes on one store split the work.
+_LEASES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS leases (
+    run_id TEXT NOT NULL,
+    row_index INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (run_id, row_index)
+) WITHOUT ROWID;
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -126,13 +145,15 @@ CREATE TABLE IF NOT EXISTS labels (
     FOREIGN KEY (run_id, row_index) REFERENCES prompts(run_id, row_index) ON DELETE CASCADE
 ) WITHOUT ROWID;
 """
+    + _LEASES_SCHEMA
+)
 
 _UPSERT_GENERATION = """
 INSERT INTO generations (run_id, row_index, kind, idx, data, error, updated)
 VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id, row_index, kind, idx) DO UPDATE SET
     data = excluded.data, error = excluded.error, updated = excluded.updated
-WHERE generations.error IS NOT NULL OR excluded.error IS NULL
+WHERE generations.error IS NOT NULL
 """
 
 _UPSERT_LABEL = """
@@ -166,6 +187,17 @@ def _check_num_samples(num_samples: int) -> int:
     if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 0:
         raise ValueError(f"num_samples must be an int >= 0, got {num_samples!r}")
     return num_samples
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this machine with this pid is running."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
 
 
 def _now_iso() -> str:
@@ -280,14 +312,17 @@ class RunStore:
         return f"RunStore({str(self.path)!r})"
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
-        if schema_version(conn, self.path, SCHEMA_VERSION, SchemaVersionError, "run store"):
+        version = schema_version(conn, self.path, SCHEMA_VERSION, SchemaVersionError, "run store")
+        if version == SCHEMA_VERSION:
             return
         # Not executescript: it would COMMIT the open transaction. One statement at a time.
-        for statement in _SCHEMA.split(";"):
+        for statement in (_SCHEMA if version is None else _LEASES_SCHEMA).split(";"):
             if statement.strip():
                 conn.execute(statement)
         conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(SCHEMA_VERSION),),
         )
 
     # -- runs ---------------------------------------------------------------------------
@@ -561,7 +596,7 @@ class RunStore:
         self, run_id: str, row: int, kind: Kind, idx: int, generation: Generation
     ) -> None:
         """Store one generation (one transaction). Re-recording the same (row, kind, idx)
-        replaces it, except that a success is never replaced by a failure."""
+        replaces a stored failure; a stored success is never replaced (the first wins)."""
         self.record_generations(run_id, [(row, kind, idx, generation)])
 
     def record_generations(
@@ -591,6 +626,63 @@ class RunStore:
                     raise IndexError(f"run {run_id!r} has rows 0..{n - 1}, not {row}")
             conn.executemany(sql, batch)
         return len(batch)
+
+    # -- leases -------------------------------------------------------------------------
+
+    def claim_rows(
+        self,
+        run_id: str,
+        rows: Sequence[int],
+        owner: str,
+        *,
+        limit: int | None = None,
+        ttl: float = 600.0,
+    ) -> list[int]:
+        """Lease up to ``limit`` of the given rows to ``owner`` for ``ttl`` seconds; return
+        the ones it got, in the order given.
+
+        A row is free when no one holds it, when its lease expired, or when its holder is a
+        process of this machine that no longer runs (a killed run frees its rows at once).
+        The owner's own leases are renewed. One transaction, so two processes never get
+        the same row.
+        """
+        if not rows:
+            return []
+        host, now = socket.gethostname(), time.time()
+        with self._write() as conn:
+            self.num_prompts(run_id, conn)
+            held = {
+                row: (who, h, pid, expires)
+                for row, who, h, pid, expires in conn.execute(
+                    "SELECT row_index, owner, host, pid, expires FROM leases WHERE run_id = ?",
+                    (run_id,),
+                )
+            }
+            got: list[int] = []
+            for row in rows:
+                if limit is not None and len(got) >= limit:
+                    break
+                lease = held.get(int(row))
+                taken = lease is not None and lease[0] != owner and lease[3] > now
+                if taken and (lease[1] != host or _alive(lease[2])):
+                    continue  # another live process is drawing this row
+                got.append(int(row))
+            conn.executemany(
+                "INSERT INTO leases (run_id, row_index, owner, host, pid, expires) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, row_index) DO UPDATE SET "
+                "owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
+                "expires = excluded.expires",
+                [(run_id, r, owner, host, os.getpid(), now + ttl) for r in got],
+            )
+        return got
+
+    def release_rows(self, run_id: str, rows: Sequence[int], owner: str) -> None:
+        """Give back ``owner``'s leases on ``rows``."""
+        with self._write() as conn:
+            conn.executemany(
+                "DELETE FROM leases WHERE run_id = ? AND row_index = ? AND owner = ?",
+                [(run_id, int(r), owner) for r in rows],
+            )
 
     def missing_generations(
         self, run_id: str, num_samples: int, *, include_failed: bool = True
