@@ -474,6 +474,15 @@ def test_bad_inputs_are_clear_errors(results):
         build_report_data(bad, scorers=["good"], n_boot=10)
 
 
+def test_write_report_never_follows_a_predictable_temp_symlink(data, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "r.html.tmp").symlink_to(victim)  # the name lmuq 0.1 wrote through
+    write_report(data, tmp_path / "r.html", plots=False)
+    assert victim.read_text() == "precious"
+    assert "<html" in (tmp_path / "r.html").read_text(encoding="utf-8").lower()
+
+
 def test_write_report_writes_the_rendered_file(data, tmp_path):
     path = write_report(data, tmp_path / "sub" / "r.html", plots=False)
     text = path.read_text(encoding="utf-8")

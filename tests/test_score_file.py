@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 
@@ -92,3 +93,66 @@ def test_cli_score(tmp_path, capsys):
     assert [r["exact_match_raw"] for r in rows] == pytest.approx([0.0, 1 / 3, 0.0])
     assert main(["score", str(tmp_path / "missing.jsonl"), "-o", str(out)]) == 2
     assert "No such file" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def _score(tmp_path, text: bytes | str, **kw):
+    src = tmp_path / "in.jsonl"
+    if isinstance(text, str):
+        src.write_text(text, encoding="utf-8")
+    else:
+        src.write_bytes(text)
+    return score_jsonl(src, tmp_path / "out.jsonl", ["exact_match"], progress=False, **kw)
+
+
+OK_LINE = '{"response": "a", "sampled_responses": ["a"]}\n'
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"response": "a", "sampled_responses": ["a"], "logprobs": [NaN]}', "literal NaN"),
+        ('{"response": "a", "sampled_responses": ["a"], "logprobs": [-Infinity]}', "-Infinity"),
+        ('{"response": "a", "sampled_responses": ["a"], "logprobs": ["x"]}', "list of numbers"),
+        ('{"response": "\\ud800", "sampled_responses": ["a"]}', "field response holds a lone"),
+        ('{"response": "a", "sampled_responses": ["a"], "note": {"k": "\\udfff"}}', "note.k"),
+    ],
+)
+def test_bad_lines_are_refused_with_line_and_field(tmp_path, line, message):
+    with pytest.raises(ValueError, match=message) as info:
+        _score(tmp_path, OK_LINE + line + "\n")
+    assert ":2" in str(info.value) or "line 2" in str(info.value)
+    assert not (tmp_path / "out.jsonl").exists()  # nothing half-written
+
+
+def test_invalid_utf8_names_the_line_and_byte(tmp_path):
+    with pytest.raises(ValueError, match=r"in\.jsonl:2: not valid UTF-8 \(byte 0xff"):
+        _score(tmp_path, OK_LINE.encode() + b'{"response": "\xff"}\n')
+
+
+def test_an_input_field_named_like_an_output_is_refused_unless_prefixed(tmp_path):
+    line = '{"response": "a", "sampled_responses": ["a", "b"], "exact_match": "mine"}\n'
+    with pytest.raises(ValueError, match=r"in\.jsonl:1: input field\(s\) \['exact_match'\]"):
+        _score(tmp_path, line)
+    _score(tmp_path, line, prefix="lmuq_")
+    out = json.loads((tmp_path / "out.jsonl").read_text())
+    assert out["exact_match"] == "mine" and out["lmuq_exact_match"] == 0.5
+    assert out["lmuq_score_errors"] == {}
+
+
+def test_outputs_are_never_written_through_a_symlink_and_follow_the_umask(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out.jsonl"
+    (tmp_path / "out.jsonl.partial").symlink_to(victim)  # the 0.1 temp name
+    (tmp_path / "out.jsonl.tmp").symlink_to(victim)
+    src = tmp_path / "in.jsonl"
+    src.write_text(OK_LINE)
+    score_jsonl(src, out, ["exact_match"], progress=False)
+    assert victim.read_text() == "precious"
+    assert json.loads(out.read_text())["exact_match"] == 1.0
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -61,6 +61,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--use-best", action="store_true", help="judge the largest cluster's response"
     )
     score.add_argument("--chunk-size", type=_positive_int, default=512)
+    score.add_argument(
+        "--prefix",
+        default="",
+        help="prefix for every field scoring adds (when input fields have those names)",
+    )
     score.add_argument("--no-progress", action="store_true")
 
     report = sub.add_parser("report", help="write report.html for a demo/run output folder")
@@ -240,6 +245,7 @@ def _score(args: argparse.Namespace) -> int:
             strict_entailment=not args.lenient,
             condition_on_question=args.condition_on_question,
             chunk_size=args.chunk_size,
+            prefix=args.prefix,
             progress=not args.no_progress,
         )
     except (MissingExtraError, FileNotFoundError, OSError, ValueError, TypeError) as exc:

@@ -10,9 +10,17 @@ conditioning; the log-prob fields enable the white-box scorers (``logprobs`` are
 response's token log-probs, ``sampled_logprobs`` one list per sample). Every other field is
 copied to the output unchanged.
 
-The file is read and scored in chunks of ``chunk_size`` lines and each chunk is appended to
-the output as soon as it is scored, so memory stays bounded on large files and a crash
-keeps what was written. The NLI and embedding caches live across chunks.
+The file is read and scored in chunks of ``chunk_size`` lines, so memory stays bounded on
+large files; the output is written to a fresh temporary file beside it (an unpredictable
+name, created exclusively: no symlink is followed) and renamed into place when every line
+is scored, so the output is never half-written. The NLI and embedding caches live across
+chunks.
+
+Every bad line is refused with its number and field: invalid UTF-8, invalid JSON, the
+non-standard ``NaN`` / ``Infinity`` literals, strings with lone surrogates (not Unicode
+text), non-numeric log-probs, and input fields that bear the name of an output field (a
+scorer, its raw columns, ``score_errors``, ``best_response``), which would be overwritten:
+rename them, or pass ``prefix`` (``--prefix``) to write the scores under prefixed names.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from tqdm.auto import tqdm
 
 from lmuq.codec import sample_set_from_record
 from lmuq.scoring.context import Equivalence
+from lmuq.storage.files import atomic_write
 from lmuq.uq.scorer import UQScorer
 
 __all__ = ["ScoreFileSummary", "read_records", "score_jsonl"]
@@ -41,19 +50,56 @@ class ScoreFileSummary:
     rows_with_errors: int
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(
+        f"the literal {name} is not JSON (write null for a missing number, or leave the field out)"
+    )
+
+
+def _check_text(value: Any, where: str) -> None:
+    """Refuse strings with lone surrogates anywhere in a record (not Unicode text)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"{where} holds a lone surrogate ({value[exc.start]!r} at character "
+                f"{exc.start}): not valid Unicode text"
+            ) from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_text(k, f"{where} (a key)")
+            _check_text(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_text(v, f"{where}[{i}]")
+
+
 def read_records(path: str | Path, chunk_size: int) -> Iterator[list[tuple[int, dict[str, Any]]]]:
-    """Yield chunks of (line number, record); a bad line raises with its number."""
+    """Yield chunks of (line number, record); a bad line raises with its number and field."""
     chunk: list[tuple[int, dict[str, Any]]] = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"{where}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at position "
+                    f"{exc.start})"
+                ) from None
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                rec = json.loads(line, parse_constant=_no_constant)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+                raise ValueError(f"{where}: not valid JSON ({exc.msg})") from None
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
             if not isinstance(rec, dict):
-                raise ValueError(f"{path}:{lineno}: each line must be a JSON object")
+                raise ValueError(f"{where}: each line must be a JSON object")
+            for key, value in rec.items():
+                _check_text(value, f"{where}: field {key}")
             chunk.append((lineno, rec))
             if len(chunk) >= chunk_size:
                 yield chunk
@@ -73,13 +119,15 @@ def score_jsonl(
     strict_entailment: bool = True,
     condition_on_question: bool = False,
     chunk_size: int = 512,
+    prefix: str = "",
     progress: bool = True,
 ) -> ScoreFileSummary:
     """Score every line of ``input_path`` and write JSONL to ``output_path``.
 
     Each output line is the input record plus one field per scorer (confidence in [0, 1];
     ``null`` where the score is undefined), the scorers' raw-value fields, and
-    ``score_errors`` (scorer -> reason) for the undefined ones.
+    ``score_errors`` (scorer -> reason) for the undefined ones; every added field's name
+    starts with ``prefix``. An input field with the name of an added field is refused.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -94,26 +142,30 @@ def score_jsonl(
     )
 
     out = Path(output_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
     rows = errors = 0
     with (
-        open(tmp, "w", encoding="utf-8") as fh,
+        atomic_write(out) as fh,
         tqdm(desc="Scoring", unit="row", disable=not progress) as bar,
     ):
         for chunk in read_records(input_path, chunk_size):
             sets = [sample_set_from_record(rec, f"line {lineno}") for lineno, rec in chunk]
-            for (_, rec), fields in zip(chunk, scorer.score(sets).score_fields(), strict=True):
-                line = {**rec, **{k: _clean(v) for k, v in fields.items()}}
+            results = scorer.score(sets).score_fields()
+            for (lineno, rec), fields in zip(chunk, results, strict=True):
+                added = {f"{prefix}{k}": _clean(v) for k, v in fields.items()}
+                clash = sorted(set(rec) & set(added))
+                if clash:
+                    raise ValueError(
+                        f"{input_path}:{lineno}: input field(s) {clash} have the name of a "
+                        "field scoring adds and would be overwritten; rename them, or pass "
+                        "--prefix (prefix=) to write the scores under other names"
+                    )
                 errors += bool(fields["score_errors"])
-                fh.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
-            fh.flush()
+                fh.write(json.dumps({**rec, **added}, ensure_ascii=False, allow_nan=False))
+                fh.write("\n")
             rows += len(chunk)
             bar.update(len(chunk))
-    if rows == 0:
-        tmp.unlink(missing_ok=True)
-        raise ValueError(f"{input_path} has no records")
-    tmp.replace(out)
+        if rows == 0:
+            raise ValueError(f"{input_path} has no records")
     return ScoreFileSummary(rows=rows, output=out, scorers=scorers, rows_with_errors=errors)
 
 

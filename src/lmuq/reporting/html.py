@@ -37,6 +37,7 @@ from lmuq.evaluation.bootstrap import Interval
 from lmuq.evaluation.protocol import ReportData
 from lmuq.extras import require
 from lmuq.secrets import redact_settings
+from lmuq.storage.files import atomic_write
 
 __all__ = ["EmbeddedFigure", "render_report", "report_figures", "write_report"]
 
@@ -395,9 +396,7 @@ def write_report(
 ) -> Path:
     """Render the report and write it to ``path`` (UTF-8); returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     html = render_report(data, title=title, plots=plots)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_write(path) as fh:  # a fresh temporary name: never follows a symlink
+        fh.write(html)
     return path

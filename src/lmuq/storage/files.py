@@ -28,7 +28,9 @@ __all__ = ["atomic_write", "parquet_frame", "write_jsonl", "write_table"]
 def atomic_write(path: Path, mode: str = "w"):
     """Open a fresh temporary file beside ``path`` (an unpredictable name, created
     exclusively, so no symlink is followed) and rename it over ``path`` when the block
-    ends; on any error the temporary file is removed and ``path`` is left as it was."""
+    ends; on any error the temporary file is removed and ``path`` is left as it was. The
+    file gets the permissions the user's umask gives a new file (not mkstemp's 0600)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
@@ -39,10 +41,17 @@ def atomic_write(path: Path, mode: str = "w"):
             newline="" if "b" not in mode else None,
         ) as fh:
             yield fh
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it back at once
+    os.umask(mask)
+    return mask
 
 
 def _json_safe(value: Any) -> Any:
