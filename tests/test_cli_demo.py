@@ -73,7 +73,7 @@ def test_demo_rejects_bad_flags(capsys):
         main(["demo", "-n", "0"])
     with pytest.raises(SystemExit):
         main(["demo", "--dataset", "nope"])
-    assert "invalid" in capsys.readouterr().err
+    assert "invalid" in capsys.readouterr().err.lower()
 
 
 def test_luq_tutorial_example_runs(lmuq_cache):

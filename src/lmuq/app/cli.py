@@ -1,262 +1,513 @@
-"""``lmuq`` command line."""
+"""The ``lmuq`` command line (built on Click: defaults and choices shown in every --help).
+
+Every command reports a failure as one line starting with ``error:`` that says what to do,
+and exits non-zero; it never prints a traceback for a user's mistake or a broken file.
+Exit codes: 0 success; 1 the job ran but some generations failed (``--allow-partial``
+accepts that); 2 bad input or configuration; 130 interrupted (Ctrl-C).
+"""
 
 from __future__ import annotations
 
-import argparse
+import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-__all__ = ["main"]
+import click
+
+__all__ = ["cli", "main"]
+
+DATASET_NAMES = ("capitals", "currencies", "continents", "geography")
+EQUIVALENCES = ("nli", "normalized_match", "numeric", "embedding")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+class _Failed(Exception):
+    """A command failed; the message is already written."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _error(message: str, code: int = 2) -> _Failed:
+    click.echo(f"error: {message}", err=True)
+    return _Failed(code)
+
+
+@contextmanager
+def _user_errors() -> Any:
+    """Turn the errors a user can cause (bad input, a missing extra or file, a broken
+    store) into one ``error:`` line and exit code 2."""
+    from lmuq.extras import MissingExtraError
+    from lmuq.storage.errors import StoreError
+
+    try:
+        yield
+    except (MissingExtraError, StoreError, FileNotFoundError, ValueError, TypeError) as exc:
+        raise _error(str(exc).strip()) from None
+    except KeyError as exc:  # e.g. an unknown run name
+        raise _error(str(exc.args[0]) if exc.args else repr(exc)) from None
+    except sqlite3.DatabaseError as exc:
+        raise _error(
+            f"the store file is damaged or not an lmuq store (SQLite says: {exc}); pass "
+            "another --store file"
+        ) from None
+    except OSError as exc:
+        raise _error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("lmuq")
+    except Exception:  # a source checkout that is not installed
+        return "unknown"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(_version(), "-V", "--version", prog_name="lmuq")
+def cli() -> None:
+    """Uncertainty quantification for LLMs: how far to trust each answer.
+
+    Start with `lmuq demo` (the embedded model, no network), then `lmuq run` on your own
+    model or server, `lmuq score` on responses you already have, and `lmuq scorers` for
+    the scorers there are.
+    """
+
+
+# --------------------------------------------------------------------------- demo / run
+
+
+def _scorer_choices() -> str:
+    from lmuq.scoring.registry import scorer_names
+
+    return ", ".join([*scorer_names("white-box"), *scorer_names("black-box")])
+
+
+def _job_options(f: Callable) -> Callable:
     from lmuq.app.job import DemoConfig
-
-    d = DemoConfig()
-    parser = argparse.ArgumentParser(
-        prog="lmuq", description="Uncertainty quantification for LLMs."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser(
-        "demo",
-        help="run the end-to-end demo on the embedded model and a built-in question set",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    _add_run_arguments(demo, d)
-    run = sub.add_parser(
-        "run",
-        help="generate, score, grade and evaluate with any model on a built-in question set",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    _add_run_arguments(run, d)
-
-    score = sub.add_parser(
-        "score",
-        help="score responses from a JSONL file (no generation)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description='Each input line: {"prompt", "response", "sampled_responses": [...], '
-        'optional "logprobs", "sampled_logprobs"}. Output: the same records plus one '
-        "field per scorer.",
-    )
-    score.add_argument("input", help="input JSONL")
-    score.add_argument("-o", "--out", required=True, help="output JSONL")
-    score.add_argument("--scorers", nargs="+", default=["exact_match", "rouge_l", "cosine_sim"])
-    score.add_argument("--nli-model", default=None, help="NLI model folder or hub id")
-    score.add_argument(
-        "--equivalence",
-        default="nli",
-        choices=["nli", "normalized_match", "numeric", "embedding"],
-        help="how semantic scorers decide two responses mean the same",
-    )
-    score.add_argument("--lenient", action="store_true", help="lenient bidirectional entailment")
-    score.add_argument("--condition-on-question", action="store_true")
-    score.add_argument(
-        "--use-best", action="store_true", help="judge the largest cluster's response"
-    )
-    score.add_argument("--chunk-size", type=_positive_int, default=512)
-    score.add_argument(
-        "--prefix",
-        default="",
-        help="prefix for every field scoring adds (when input fields have those names)",
-    )
-    score.add_argument("--no-progress", action="store_true")
-
-    report = sub.add_parser("report", help="write report.html for a demo/run output folder")
-    report.add_argument("run_dir", help="a folder written by lmuq demo / lmuq run")
-    report.add_argument(
-        "-o", "--out", default=None, help="output HTML (default: RUN_DIR/report.html)"
-    )
-    report.add_argument("--n-boot", type=_positive_int, default=None)
-
-    export = sub.add_parser("export", help="export a stored run to .parquet, .csv or .jsonl")
-    export.add_argument("store", help="the SQLite run store")
-    export.add_argument("run", nargs="?", help="run name (omit to list the runs)")
-    export.add_argument("-o", "--out", help="output file; the suffix picks the format")
-    return parser
-
-
-def _add_run_arguments(demo: argparse.ArgumentParser, d) -> None:
     from lmuq.uq.whitebox import DEFAULT_WHITEBOX_SCORERS
 
-    demo.add_argument(
-        "--dataset",
-        default=d.dataset,
-        choices=["capitals", "currencies", "continents", "geography"],
-    )
-    demo.add_argument("-n", "--n-questions", type=_positive_int, default=d.n_questions)
-    demo.add_argument("-m", "--num-samples", type=_positive_int, default=d.num_samples)
-    demo.add_argument("--seed", type=int, default=d.seed)
-    demo.add_argument("--max-new-tokens", type=_positive_int, default=d.max_new_tokens)
-    demo.add_argument(
-        "--temperature", type=float, default=d.sample_temperature, help="sampling temperature"
-    )
-    demo.add_argument("--top-p", type=float, default=None, help="sampling top-p (default: none)")
-    demo.add_argument("--top-k", type=int, default=None, help="sampling top-k (default: none)")
-    demo.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
-    demo.add_argument(
-        "--model",
-        default=None,
-        help="model folder or hub id (default: embedded SmolLM2-135M-Instruct)",
-    )
-    demo.add_argument(
+    d = DemoConfig()
+    options = [
+        click.option(
+            "--dataset",
+            type=click.Choice(DATASET_NAMES),
+            default=d.dataset,
+            help="built-in question set with gold answers",
+        ),
+        click.option(
+            "-n",
+            "--n-questions",
+            type=click.IntRange(min=1),
+            default=d.n_questions,
+            help="questions to ask",
+        ),
+        click.option(
+            "-m",
+            "--num-samples",
+            type=click.IntRange(min=2),
+            default=d.num_samples,
+            help="sampled responses per question",
+        ),
+        click.option("--seed", type=int, default=d.seed, help="seed of questions and samples"),
+        click.option("--max-new-tokens", type=click.IntRange(min=1), default=d.max_new_tokens),
+        click.option(
+            "--temperature",
+            type=click.FloatRange(min=0.0),
+            default=d.sample_temperature,
+            help="sampling temperature of the samples",
+        ),
+        click.option(
+            "--top-p",
+            type=click.FloatRange(0.0, 1.0, min_open=True),
+            default=None,
+            help="sampling top-p  [default: none, the full distribution]",
+        ),
+        click.option(
+            "--top-k",
+            type=click.IntRange(min=1),
+            default=None,
+            help="sampling top-k  [default: none]",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=d.batch_size,
+            help="prompts per model call (local) / calls in flight (server)",
+        ),
+        click.option(
+            "--scorers",
+            default=",".join(DEFAULT_WHITEBOX_SCORERS),
+            metavar="NAME[,NAME...]",
+            help=f"white-box scorers (comma-separated) among: {_scorer_choices()}",
+        ),
+        click.option(
+            "--nli-model",
+            default=None,
+            metavar="PATH_OR_HUB_ID",
+            help="NLI model for the NLI black-box scorers and NLI clustering  "
+            "[default: none: the NLI-free scorers, clustering by normalized match]",
+        ),
+        click.option("--no-blackbox", is_flag=True, help="white-box scorers only"),
+        click.option(
+            "--store",
+            default=None,
+            metavar="FILE",
+            help="SQLite run store: save each generation as it arrives; run the "
+            "same command again to resume",
+        ),
+        click.option(
+            "--run-name",
+            default=None,
+            help="run name in the store  [default: derived from the settings]",
+        ),
+        click.option(
+            "--n-boot",
+            type=click.IntRange(min=1),
+            default=d.n_boot,
+            help="bootstrap resamples for the intervals",
+        ),
+        click.option("--out", default=d.out_dir, metavar="DIR", help="output folder"),
+        click.option(
+            "--allow-partial", is_flag=True, help="exit 0 even when some generations failed"
+        ),
+        click.option("--no-progress", is_flag=True, help="hide progress bars"),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _model_options(f: Callable) -> Callable:
+    f = click.option(
         "--base-url",
         default=None,
-        help="generate through an OpenAI-compatible server (vLLM, llama.cpp, Ollama, OpenAI) "
-        "serving --model; the API key is read from OPENAI_API_KEY",
-    )
-    demo.add_argument(
-        "--scorers", nargs="+", default=list(DEFAULT_WHITEBOX_SCORERS), metavar="NAME"
-    )
-    demo.add_argument(
-        "--nli-model",
+        metavar="URL",
+        help="an OpenAI-compatible server (vLLM, llama.cpp, Ollama, OpenAI) serving "
+        "--model; the API key comes from OPENAI_API_KEY",
+    )(f)
+    return click.option(
+        "--model",
         default=None,
-        help="NLI model folder or hub id for the NLI black-box scorers "
-        "(default: the NLI-free scorers only)",
-    )
-    demo.add_argument("--no-blackbox", action="store_true", help="white-box scorers only")
-    demo.add_argument(
-        "--store",
-        default=None,
-        help="SQLite run store: save generations as they arrive; re-run to resume",
-    )
-    demo.add_argument("--run-name", default=None, help="run name in the store (default: derived)")
-    demo.add_argument("--n-boot", type=_positive_int, default=d.n_boot, help="bootstrap resamples")
-    demo.add_argument("--out", default=d.out_dir, help="output folder")
-    demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        metavar="PATH_OR_HUB_ID",
+        help="a model folder or hub id, or with --base-url the name the server "
+        "serves  [default: the embedded SmolLM2-135M-Instruct]",
+    )(f)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    if args.command in ("demo", "run"):
-        return _demo(args)
-    if args.command == "score":
-        return _score(args)
-    if args.command == "export":
-        return _export(args)
-    if args.command == "report":
-        return _report(args)
-    parser.error(f"unknown command {args.command}")
-    return 2
+@cli.command("demo")
+@_job_options
+@_model_options
+def demo_command(**options: Any) -> int:
+    """Run the end-to-end demo: the embedded SmolLM2-135M-Instruct asks built-in questions
+    (no network), every white-box scorer and the black-box scorers that need no NLI model
+    score the answers, and the report says how well each separates right from wrong."""
+    return _run_job(options)
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from lmuq.app.job import DemoConfig, run_demo
-    from lmuq.extras import MissingExtraError
+@cli.command("run")
+@_job_options
+@_model_options
+def run_command(**options: Any) -> int:
+    """Generate, score, grade and evaluate with any model: a local folder or hub id
+    (--model), or an OpenAI-compatible server (--base-url with --model). With --store the
+    run resumes after a crash without calling the model again for what is stored."""
+    return _run_job(options)
+
+
+def _run_job(o: dict[str, Any]) -> int:
+    from lmuq.app.job import DemoConfig, JobInterrupted, run_demo
 
     cfg = DemoConfig(
-        dataset=args.dataset,
-        n_questions=args.n_questions,
-        num_samples=args.num_samples,
-        seed=args.seed,
-        max_new_tokens=args.max_new_tokens,
-        sample_temperature=args.temperature,
-        sample_top_p=args.top_p,
-        sample_top_k=args.top_k,
-        batch_size=args.batch_size,
-        model=args.model,
-        base_url=args.base_url,
-        out_dir=args.out,
-        n_boot=args.n_boot,
-        scorers=tuple(args.scorers),
-        blackbox=not args.no_blackbox,
-        nli_model=args.nli_model,
-        store=args.store,
-        run_name=args.run_name,
-        progress=not args.no_progress,
+        dataset=o["dataset"],
+        n_questions=o["n_questions"],
+        num_samples=o["num_samples"],
+        seed=o["seed"],
+        max_new_tokens=o["max_new_tokens"],
+        sample_temperature=o["temperature"],
+        sample_top_p=o["top_p"],
+        sample_top_k=o["top_k"],
+        batch_size=o["batch_size"],
+        model=o["model"],
+        base_url=o["base_url"],
+        out_dir=o["out"],
+        n_boot=o["n_boot"],
+        scorers=tuple(n.strip() for n in o["scorers"].split(",") if n.strip()),
+        blackbox=not o["no_blackbox"],
+        nli_model=o["nli_model"],
+        store=o["store"],
+        run_name=o["run_name"],
+        progress=not o["no_progress"],
     )
+    with _user_errors():
+        cfg.check()  # every flag checked before the model loads
     try:
-        result = run_demo(cfg)
-    except (MissingExtraError, FileNotFoundError, OSError, ValueError) as exc:
-        print(f"lmuq demo: error: {exc}", file=sys.stderr)
-        return 2
-    print()
-    print(f"Accuracy of the greedy answers: {result.accuracy:.3f} ({result.n_questions} questions)")
-    print()
-    print(result.table())
-    print()
+        with _user_errors():
+            result = run_demo(cfg, echo=click.echo)
+    except JobInterrupted as exc:
+        raise _error(f"interrupted: {exc}", code=130) from None
+    except KeyboardInterrupt:
+        where = (
+            f"what finished is saved in {cfg.store}; run the same command again to resume"
+            if cfg.store
+            else "nothing was kept (pass --store FILE to keep generations across runs)"
+        )
+        raise _error(f"interrupted: {where}", code=130) from None
+    except RuntimeError as exc:
+        raise _error(str(exc), code=1) from None
+    _print_result(result)
+    if result.n_failed and not o["allow_partial"]:
+        raise _error(
+            f"{result.n_failed} of {result.n_generations} generations failed (first: "
+            f"{result.first_errors[0]}); their rows are left out of the metrics. Fix the cause "
+            "and run again (with --store only the failed ones are redrawn), or pass "
+            "--allow-partial to accept a partial run",
+            code=1,
+        )
+    return 0
+
+
+def _print_result(result: Any) -> None:
+    kept = result.n_questions - result.rows_left_out
+    left = f", {result.rows_left_out} left out (answer failed)" if result.rows_left_out else ""
+    click.echo()
+    click.echo(f"Accuracy of the greedy answers: {result.accuracy:.3f} ({kept} questions{left})")
+    click.echo()
+    click.echo(result.table())
+    click.echo()
     t = result.timings
-    print(
+    click.echo(
         f"Time: load {t['load_model_s']:.1f} s, generate {t['generate_s']:.1f} s, "
         f"scores {t['score_s']:.1f} s, evaluate {t['evaluate_s']:.1f} s"
     )
-    print("Results written:")
+    click.echo("Results written:")
     for kind, path in result.files.items():
-        print(f"  {kind:<8} {path}")
-    return 0
+        click.echo(f"  {kind:<8} {path}")
 
 
-def _report(args: argparse.Namespace) -> int:
-    from lmuq.app.run_folder import report_from_run_dir
-    from lmuq.extras import MissingExtraError
-
-    try:
-        path = report_from_run_dir(args.run_dir, out=args.out, n_boot=args.n_boot)
-    except (MissingExtraError, FileNotFoundError, OSError, ValueError) as exc:
-        print(f"lmuq report: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"Report written: {path}")
-    return 0
+# --------------------------------------------------------------------------- score
 
 
-def _export(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from lmuq.storage.run_store import RunStore, StoreError
-
-    if not Path(args.store).exists():
-        print(f"lmuq export: error: no store at {args.store}", file=sys.stderr)
-        return 2
-    try:
-        with RunStore(args.store) as store:
-            if args.run is None:
-                for info in store.runs():
-                    print(info)
-                return 0
-            if not args.out:
-                print("lmuq export: error: give -o/--out FILE", file=sys.stderr)
-                return 2
-            print(f"Exported run {args.run!r} to {store.export(args.run, args.out)}")
-    except (StoreError, ValueError, OSError) as exc:
-        print(f"lmuq export: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _score(args: argparse.Namespace) -> int:
+@cli.command("score")
+@click.argument("input", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="output JSONL")
+@click.option(
+    "--scorers",
+    default="exact_match,rouge_l,cosine_sim",
+    metavar="NAME[,NAME...]",
+    help="scorers, comma-separated (`lmuq scorers` lists them)",
+)
+@click.option(
+    "--nli-model",
+    default=None,
+    metavar="PATH_OR_HUB_ID",
+    help="NLI model folder or hub id for the NLI scorers",
+)
+@click.option(
+    "--equivalence",
+    type=click.Choice(EQUIVALENCES),
+    default="nli",
+    help="how the semantic scorers decide that two responses mean the same",
+)
+@click.option("--lenient", is_flag=True, help="lenient bidirectional entailment (Kuhn et al.)")
+@click.option("--condition-on-question", is_flag=True, help="prefix the prompt to NLI texts")
+@click.option("--use-best", is_flag=True, help="judge a member of the largest semantic cluster")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=512, help="lines scored together")
+@click.option(
+    "--prefix",
+    default="",
+    help="prefix for every field scoring adds (when input fields have those names)",
+)
+@click.option("--no-progress", is_flag=True, help="hide the progress bar")
+def score_command(**o: Any) -> int:
+    """Score responses from a JSONL file (no generation). Each line:
+    {"prompt", "response", "sampled_responses": [...], optional "logprobs",
+    "sampled_logprobs"}; the output keeps every field and adds one per scorer."""
     from lmuq.app.score_file import score_jsonl
-    from lmuq.extras import MissingExtraError
 
-    try:
+    scorers = [n.strip() for n in o["scorers"].split(",") if n.strip()]
+    _check_score_scorers(scorers, o["nli_model"], o["equivalence"])
+    with _user_errors():
         summary = score_jsonl(
-            args.input,
-            args.out,
-            args.scorers,
-            nli_model=args.nli_model,
-            equivalence=args.equivalence,
-            use_best=args.use_best,
-            strict_entailment=not args.lenient,
-            condition_on_question=args.condition_on_question,
-            chunk_size=args.chunk_size,
-            prefix=args.prefix,
-            progress=not args.no_progress,
+            o["input"],
+            o["out"],
+            scorers,
+            nli_model=o["nli_model"],
+            equivalence=o["equivalence"],
+            use_best=o["use_best"],
+            strict_entailment=not o["lenient"],
+            condition_on_question=o["condition_on_question"],
+            chunk_size=o["chunk_size"],
+            prefix=o["prefix"],
+            progress=not o["no_progress"],
         )
-    except (MissingExtraError, FileNotFoundError, OSError, ValueError, TypeError) as exc:
-        print(f"lmuq score: error: {exc}", file=sys.stderr)
-        return 2
-    print(
+    click.echo(
         f"Scored {summary.rows} rows with {', '.join(summary.scorers)} "
         f"({summary.rows_with_errors} with undefined scores) -> {summary.output}"
     )
     return 0
 
 
+def _check_score_scorers(scorers: list[str], nli_model: str | None, equivalence: str) -> None:
+    """Refuse, before reading the file, scorers that do not exist or cannot run."""
+    from lmuq.scoring.engine import required_statistics
+    from lmuq.scoring.registry import get_scorer
+
+    if not scorers:
+        raise _error("--scorers is empty: name at least one (`lmuq scorers` lists them)")
+    for name in scorers:
+        try:
+            spec = get_scorer(name)
+        except ValueError as exc:
+            raise _error(f"--scorers: {exc}") from None
+        if spec.family == "judged":
+            raise _error(f"--scorers: {name} needs a judge model; `lmuq score` has none")
+    needs = required_statistics(scorers, equivalence)
+    if "nli" in needs and not nli_model:
+        nli = [s for s in scorers if "nli" in get_scorer(s).needs]
+        raise _error(
+            f"{', '.join(nli)} need an NLI model: pass --nli-model PATH_OR_HUB_ID (e.g. "
+            "microsoft/deberta-large-mnli), or for the semantic scorers "
+            "--equivalence normalized_match | numeric | embedding"
+        )
+
+
+# --------------------------------------------------------------------------- report
+
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option(
+    "-o",
+    "--out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="output HTML  [default: RUN_DIR/report.html]",
+)
+@click.option(
+    "--n-boot",
+    type=click.IntRange(min=1),
+    default=None,
+    help="bootstrap resamples  [default: the run's]",
+)
+def report_command(run_dir: str, out: str | None, n_boot: int | None) -> int:
+    """Write report.html for a folder written by `lmuq demo` / `lmuq run`."""
+    from lmuq.extras import require
+
+    with _user_errors():
+        require("jinja2", "report", "the HTML report")
+        from lmuq.app.run_folder import report_from_run_dir
+
+        path = report_from_run_dir(run_dir, out=out, n_boot=n_boot)
+    click.echo(f"Report written: {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- export
+
+
+@cli.command("export")
+@click.argument("store", type=click.Path(dir_okay=False))
+@click.argument("run", required=False)
+@click.option(
+    "-o",
+    "--out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="output file: .parquet, .csv or .jsonl (nested, with log-probs)",
+)
+def export_command(store: str, run: str | None, out: str | None) -> int:
+    """List the runs of a store, or export one run (give RUN and -o FILE)."""
+    from lmuq.storage.run_store import RunStore
+
+    path = Path(store)
+    if not path.is_file():
+        raise _error(f"no store at {store}: pass the --store file of an `lmuq run`")
+    if path.stat().st_size == 0:
+        raise _error(f"{store} is an empty file, not an lmuq run store")
+    with _user_errors(), RunStore(path) as st:
+        if run is None:
+            click.echo(_runs_table(st.runs()))
+            return 0
+        if not out:
+            raise _error("give -o/--out FILE (.parquet, .csv or .jsonl) to export a run")
+        if not st.has_run(run):
+            names = ", ".join(r.run_id for r in st.runs()) or "none"
+            raise _error(f"no run {run!r} in {store}; its runs: {names}")
+        click.echo(f"Exported run {run!r} to {st.export(run, out)}")
+    return 0
+
+
+def _runs_table(runs: Sequence[Any]) -> str:
+    if not runs:
+        return "(no runs)"
+    import pandas as pd
+
+    table = pd.DataFrame(
+        [
+            {
+                "run": r.run_id,
+                "created": r.created,
+                "model": (r.generation.backend if r.generation else r.settings.get("model", "")),
+                "prompts": r.num_prompts,
+                "generations": r.num_generations,
+                "failed": r.num_failed,
+                "scores": r.num_scores,
+                "labels": r.num_labels,
+            }
+            for r in runs
+        ]
+    )
+    return table.to_string(index=False)
+
+
+# --------------------------------------------------------------------------- scorers
+
+
+@cli.command("scorers")
+@click.option(
+    "--family",
+    type=click.Choice(["white-box", "black-box", "judged"]),
+    default=None,
+    help="only this family  [default: all]",
+)
+def scorers_command(family: str | None) -> int:
+    """List the scorers: name, family, what they need, what they measure."""
+    from lmuq.scoring.registry import SCORERS
+
+    rows = [s for s in SCORERS.values() if family is None or s.family == family]
+    width = max(len(s.name) for s in rows)
+    for s in rows:
+        needs = ", ".join(sorted(s.needs))
+        click.echo(f"{s.name:<{width}}  {s.family:<9}  needs {needs}\n{'':<{width}}  {s.summary}")
+    return 0
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code. A usage error (an unknown flag or a bad value)
+    raises ``SystemExit(2)`` after printing the usage, as every CLI does."""
+    try:
+        code = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="lmuq", standalone_mode=False
+        )
+    except _Failed as failed:
+        return failed.code
+    except click.exceptions.Exit as exit_:
+        return exit_.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        return 130
+    return int(code or 0)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -26,12 +26,21 @@ from lmuq.evaluation.summary import ScorerSummary, format_summary
 from lmuq.generation import draw
 from lmuq.grading import grade_question
 from lmuq.scoring.blackbox import CLUSTER_ONLY
-from lmuq.storage.files import write_jsonl, write_table
+from lmuq.secrets import redact_settings, url_without_userinfo
+from lmuq.storage.files import atomic_write, write_jsonl, write_table
 from lmuq.types import SamplingParams
 from lmuq.uq.scorer import UQScorer
 from lmuq.uq.whitebox import DEFAULT_WHITEBOX_SCORERS
 
-__all__ = ["LENGTH_BASELINE", "DemoConfig", "DemoResult", "blackbox_scorers_for", "run_demo"]
+__all__ = [
+    "LENGTH_BASELINE",
+    "ConfigError",
+    "DemoConfig",
+    "DemoResult",
+    "JobInterrupted",
+    "blackbox_scorers_for",
+    "run_demo",
+]
 
 PROMPT_TEMPLATE = "{question} Answer with just the name."
 #: Not a scorer: shorter answers are right more often, so any scorer should beat this. A
@@ -63,6 +72,91 @@ class DemoConfig:
     run_name: str | None = None  # None: derived from the generation settings
     progress: bool = True
 
+    def check(self) -> None:
+        """Refuse a configuration that would fail later, before anything is loaded or drawn.
+
+        Messages name the CLI flag (``--scorers``, ``--nli-model``, ...) and what to pass.
+        """
+        from lmuq.datasets import DATASETS
+        from lmuq.scoring.registry import get_scorer
+
+        if self.dataset not in DATASETS:
+            raise ConfigError(
+                f"--dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}"
+            )
+        if self.num_samples < 2:
+            raise ConfigError(
+                "--num-samples must be >= 2: the sample-based scorers compare samples"
+            )
+        for name in self.scorers:
+            try:
+                spec = get_scorer(name)
+            except ValueError as exc:
+                raise ConfigError(f"--scorers: {exc}") from None
+            if spec.family == "judged":
+                raise ConfigError(
+                    f"--scorers: {name} is a judged scorer (it needs a judge model); the job "
+                    "runs the white-box and black-box families"
+                )
+        if self.sample_top_p is not None and not 0.0 < self.sample_top_p <= 1.0:
+            raise ConfigError(f"--top-p must be in (0, 1], got {self.sample_top_p}")
+        if self.sample_top_k is not None and self.sample_top_k < 1:
+            raise ConfigError(f"--top-k must be >= 1, got {self.sample_top_k}")
+        if self.sample_temperature < 0:
+            raise ConfigError(f"--temperature must be >= 0, got {self.sample_temperature}")
+        if self.base_url and not self.model:
+            raise ConfigError("--base-url needs --model NAME (the model name the server serves)")
+        if self.model and not self.base_url:
+            from lmuq.model_source import looks_like_path
+
+            if looks_like_path(self.model) and not Path(self.model).expanduser().exists():
+                raise ConfigError(f"--model: the folder {self.model!r} does not exist")
+        if self.nli_model:
+            from lmuq.model_source import looks_like_path
+
+            if looks_like_path(self.nli_model) and not Path(self.nli_model).expanduser().exists():
+                raise ConfigError(f"--nli-model: the folder {self.nli_model!r} does not exist")
+            if not self.blackbox:
+                raise ConfigError("--nli-model is for the black-box scorers: drop --no-blackbox")
+        self._check_extras()
+
+    def _check_extras(self) -> None:
+        from lmuq.extras import require
+
+        def need(module: str, extra: str, purpose: str, flag: str) -> None:
+            try:
+                require(module, extra, purpose)
+            except ImportError as exc:
+                raise ConfigError(f"{flag}: {exc}") from None
+
+        if self.base_url:
+            need("openai", "openai", "OpenAI-compatible servers", "--base-url")
+        else:
+            need("torch", "hf", "local models", "--model" if self.model else "the embedded model")
+            need(
+                "transformers",
+                "hf",
+                "local models",
+                "--model" if self.model else "the embedded model",
+            )
+        if self.nli_model:
+            need("transformers", "hf", "NLI models", "--nli-model")
+        if self.blackbox:
+            need(
+                "sentence_transformers",
+                "embeddings",
+                "cosine_sim and BERTScore",
+                "black-box scorers (or --no-blackbox)",
+            )
+
+
+class ConfigError(ValueError):
+    """A job configuration that cannot work; the message names the flag and the fix."""
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """Ctrl-C during generation; the message says what was saved and how to resume."""
+
 
 @dataclass
 class DemoResult:
@@ -77,6 +171,12 @@ class DemoResult:
     n_questions: int = 0
     equivalence: str = "nli"
     report_data: ReportData | None = None
+    #: generations drawn / failed, and the first failures' errors
+    n_generations: int = 0
+    n_failed: int = 0
+    first_errors: list[str] = field(default_factory=list)
+    #: rows left out of every metric because their answer failed
+    rows_left_out: int = 0
 
     def table(self) -> str:
         table = format_summary(self.summaries, self.config.max_rejection)
@@ -128,15 +228,16 @@ def _backend(cfg: DemoConfig):
         from lmuq.backends.openai_compat import OpenAICompatibleBackend
 
         if not cfg.model:
-            raise ValueError("--base-url needs --model NAME (the model name the server serves)")
-        # The API key comes from OPENAI_API_KEY; it never reaches the label, logs or files.
+            raise ConfigError("--base-url needs --model NAME (the model name the server serves)")
+        # The API key comes from OPENAI_API_KEY; it never reaches the label, logs or files,
+        # and neither do credentials written into the URL.
         backend = OpenAICompatibleBackend(
             cfg.base_url,
             cfg.model,
             top_logprobs=min(cfg.top_logprobs, 20),
             max_concurrency=cfg.batch_size,
         )
-        return backend, f"{cfg.model} @ {cfg.base_url}"
+        return backend, f"{cfg.model} @ {url_without_userinfo(cfg.base_url)}"
     kwargs: dict[str, Any] = {"top_logprobs": cfg.top_logprobs, "batch_size": cfg.batch_size}
     if cfg.model is None:
         from lmuq.backends.default_model import DEFAULT_MODEL_LABEL, load_default_model
@@ -150,8 +251,7 @@ def _backend(cfg: DemoConfig):
 def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     """Run the demo; ``echo`` receives progress lines (``print`` by default)."""
     cfg = cfg or DemoConfig()
-    if cfg.num_samples < 2:
-        raise ValueError("the demo needs --num-samples >= 2 for the sample-based scorers")
+    cfg.check()
     timings: dict[str, float] = {}
     questions: list[Question] = load_questions(cfg.dataset, n=cfg.n_questions, seed=cfg.seed)
 
@@ -185,16 +285,25 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
             run_id, settings, prompts, extras=[{"id": q.id, "gold": q.answer} for q in questions]
         )
         echo(f"Run store: {cfg.store} (run {run_id!r}; re-run the same command to resume)")
-        sets = generate_with_store(
-            backend,
-            store,
-            run_id,
-            prompts,
-            cfg.num_samples,
-            answer_params,
-            sample_params,
-            progress=cfg.progress,
-        )
+        try:
+            sets = generate_with_store(
+                backend,
+                store,
+                run_id,
+                prompts,
+                cfg.num_samples,
+                answer_params,
+                sample_params,
+                progress=cfg.progress,
+            )
+        except KeyboardInterrupt:
+            total = len(prompts) * (1 + cfg.num_samples)
+            left = len(store.missing_generations(run_id, cfg.num_samples))
+            store.close()
+            raise JobInterrupted(
+                f"{total - left} of {total} generations are saved in {cfg.store} (run "
+                f"{run_id!r}); run the same command again to draw only the other {left}"
+            ) from None
     else:
         sets = draw(
             backend,
@@ -203,6 +312,7 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
             answer_params=answer_params,
             sample_params=sample_params,
             progress=cfg.progress,
+            on_failure="ignore",  # the job reports failures itself, with their count
         )
     timings["generate_s"] = time.perf_counter() - t0
 
@@ -217,7 +327,7 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     t0 = time.perf_counter()
     # The judged answer stays the greedy one (use_best=False), for every family alike.
     scorer = UQScorer(
-        [*cfg.scorers, *black],
+        [*cfg.scorers, *(b for b in black if b not in cfg.scorers)],
         nli_model_name=cfg.nli_model,
         equivalence=equivalence,
         use_best=False,
@@ -225,24 +335,45 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     result = scorer.score(sets, progress=cfg.progress)
     timings["score_s"] = time.perf_counter() - t0
 
+    gens = [g for ss in sets for g in (ss.answer, *ss.samples)]
+    failures = [g.error for g in gens if g.failed]
+    answered = np.array([not ss.answer.failed for ss in sets])
+    if failures:
+        echo(
+            f"{len(failures)} of {len(gens)} generations failed; first: "
+            + "; ".join(dict.fromkeys(failures[:3]))
+        )
     correct = np.array(
         [grade_question(ss.answer.text, q) for ss, q in zip(sets, questions, strict=True)]
     )
-    accuracy = float(correct.mean())
+    # A failed answer is not a wrong answer: its row is left out of accuracy and every metric.
+    accuracy = float(correct[answered].mean()) if answered.any() else float("nan")
     if store is not None:
         store.record_scores(run_id, result)
-        store.record_labels(run_id, [bool(c) for c in correct])
+        store.record_labels(
+            run_id, [bool(c) if ok else None for c, ok in zip(correct, answered, strict=True)]
+        )
         store.close()
+    if not answered.all():
+        echo(f"{int((~answered).sum())} row(s) whose answer failed are left out of every metric")
+    if not answered.any():
+        raise RuntimeError(
+            f"every answer failed ({failures[0]}); nothing to evaluate. Check the model or "
+            "server and run again"
+            + (" (the store keeps what succeeded)" if store is not None else "")
+        )
 
     rows = _rows(questions, sets, result, correct)
-    run = _run_info(cfg, label, sets, result, correct, timings)
+    run = _run_info(cfg, label, sets, result, correct[answered], timings)
     evaluated = [*result.scorers, LENGTH_BASELINE]
     run["evaluated"] = evaluated
+    run["generations"] = {"total": len(gens), "failed": len(failures)}
+    run["rows_left_out"] = int((~answered).sum())
     t0 = time.perf_counter()
     import pandas as pd
 
     data = build_report_data(
-        pd.DataFrame(rows),
+        pd.DataFrame([row for row, ok in zip(rows, answered, strict=True) if ok]),
         scorers=evaluated,
         run_info=run,
         n_boot=cfg.n_boot,
@@ -264,14 +395,28 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     except ImportError as exc:  # jinja2/matplotlib not installed: the tables still stand
         echo(f"(no HTML report: {exc})")
     return DemoResult(
-        cfg, accuracy, summaries, files, timings, label, len(questions), equivalence, data
+        cfg,
+        accuracy,
+        summaries,
+        files,
+        timings,
+        label,
+        len(questions),
+        equivalence,
+        data,
+        n_generations=len(gens),
+        n_failed=len(failures),
+        first_errors=list(dict.fromkeys(failures))[:3],
+        rows_left_out=int((~answered).sum()),
     )
 
 
 def _generation_settings(cfg: DemoConfig, label: str, answer, sample) -> dict[str, Any]:
-    """What determines the generations (and so whether a stored run can be resumed)."""
+    """What determines the generations, and so whether a stored run can be resumed: the
+    model, the prompts and the sampling settings, not where the server runs (a resume
+    against the same model on another host or port continues the same run)."""
     return {
-        "model": label,
+        "model": cfg.model if cfg.base_url else label,
         "dataset": cfg.dataset,
         "n_questions": cfg.n_questions,
         "seed": cfg.seed,
@@ -304,7 +449,9 @@ def _rows(questions, sets, result, correct) -> list[dict[str, Any]]:
             "gold": q.answer,
             "prompt": ss.prompt,
             "response": ss.answer.text,
-            "correct": bool(correct[i]),
+            # None where the answer failed: a failure is not a wrong answer
+            "correct": None if ss.answer.failed else bool(correct[i]),
+            "answer_error": ss.answer.error,
             "response_tokens": ss.answer.num_tokens,
             "finish_reason": ss.answer.finish_reason,
             "sampled_responses": ss.sample_texts,
@@ -351,5 +498,7 @@ def _write(cfg, questions, rows, sets, summaries, equivalence, run) -> dict[str,
     ]
     files["summary"] = write_table(summary_rows, out / "summary", parquet=False)[0]
     files["run"] = out / "run.json"
-    files["run"].write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
+    text = json.dumps(redact_settings(run), indent=2, default=str)  # no key or URL password
+    with atomic_write(files["run"]) as fh:
+        fh.write(text)
     return files

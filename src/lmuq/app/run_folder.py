@@ -98,6 +98,8 @@ def report_from_run_dir(
     columns = score_columns_for_run(results, run, _summary_labels(run_dir))
     if not columns:
         raise ValueError(f"no score columns found in {run_dir}'s results")
+    if "correct" in results.columns:  # rows whose answer failed have no label: left out
+        results = results[results["correct"].notna()]
     data = build_report_data(
         results,
         scorers=columns,

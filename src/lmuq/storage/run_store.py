@@ -235,6 +235,12 @@ class RunStore:
         if not timeout > 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
         self.path = Path(path).expanduser()
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            # SQLite would silently make an empty file a new store; it was meant to be one.
+            raise SchemaVersionError(
+                f"{self.path} is an empty file, not an lmuq run store: delete it, or pass "
+                "another path (a new store is created where no file is)"
+            )
         self.timeout = float(timeout)
         self.synchronous = synchronous
         self.path.parent.mkdir(parents=True, exist_ok=True)
