@@ -6,46 +6,47 @@ scores (:mod:`lmuq.evaluation`). The peers' front doors (UQLM's ``BlackBoxUQ``, 
 wrapper and estimators) are importable from here too, so a ported notebook changes only its
 imports.
 
-Heavy pieces (torch, transformers) load lazily, on first use of a name that needs them, so
-``import lmuq`` stays light.
+Every name loads on first use (PEP 562), so ``import lmuq`` costs milliseconds and
+``lmuq --help`` answers at once; torch and transformers load only for a local model.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lmuq.backends import FakeBackend, GenerationBackend, RetryPolicy
-from lmuq.compat.luq import (
-    HFLLMWrapper,
-    LLMOutput,
-    LLMSamples,
-    MaxProbabilityEstimator,
-    PredictiveEntropyEstimator,
-    SeqProbMode,
-    TopKGapEstimator,
-    default_llm,
-    generate_n_samples_and_answer,
-)
-from lmuq.compat.uqlm import BlackBoxUQ
-from lmuq.datasets import Question, load_questions
-from lmuq.datasets.examples import load_example_dataset
-from lmuq.evaluation.tuning import Tuner
-from lmuq.generation import adraw, draw, generate_sample_sets
-from lmuq.grading.math import math_postprocessor
-from lmuq.reporting.plots import plot_model_accuracies
-from lmuq.results import UQResult
-from lmuq.scoring import SCORERS, ScorerSpec, ScoringContext, ascore, score
-from lmuq.statistics.shared import SharedStatistics
-from lmuq.types import Generation, SampleSet, SamplingParams
-from lmuq.uq import (
-    LLMJudge,
-    LLMPanel,
-    PTrueScorer,
-    UQScorer,
-    VerbalizedConfidenceScorer,
-    WhiteBoxUQ,
-)
-from lmuq.uq.whitebox import score_sample_sets
+if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they load on use
+    from lmuq.backends import FakeBackend, GenerationBackend, RetryPolicy
+    from lmuq.compat.luq import (
+        HFLLMWrapper,
+        LLMOutput,
+        LLMSamples,
+        MaxProbabilityEstimator,
+        PredictiveEntropyEstimator,
+        SeqProbMode,
+        TopKGapEstimator,
+        default_llm,
+        generate_n_samples_and_answer,
+    )
+    from lmuq.compat.uqlm import BlackBoxUQ
+    from lmuq.datasets import Question, load_questions
+    from lmuq.datasets.examples import load_example_dataset
+    from lmuq.evaluation.tuning import Tuner
+    from lmuq.generation import adraw, draw, generate_sample_sets
+    from lmuq.grading.math import math_postprocessor
+    from lmuq.reporting.plots import plot_model_accuracies
+    from lmuq.results import UQResult
+    from lmuq.scoring import SCORERS, ScorerSpec, ScoringContext, ascore, score
+    from lmuq.statistics.shared import SharedStatistics
+    from lmuq.types import Generation, SampleSet, SamplingParams
+    from lmuq.uq import (
+        LLMJudge,
+        LLMPanel,
+        PTrueScorer,
+        UQScorer,
+        VerbalizedConfidenceScorer,
+        WhiteBoxUQ,
+    )
+    from lmuq.uq.whitebox import score_sample_sets
 
 __version__ = "0.2.0"
 
@@ -99,13 +100,52 @@ __all__ = [
 ]
 
 _LAZY = {
-    "TransformersBackend": ("lmuq.backends.transformers", "TransformersBackend"),
-    "default_backend": ("lmuq.backends.default_model", "default_backend"),
-    "load_default_model": ("lmuq.backends.default_model", "load_default_model"),
-    "default_model_path": ("lmuq.backends.default_model", "default_model_path"),
-    "OpenAICompatibleBackend": ("lmuq.backends.openai_compat", "OpenAICompatibleBackend"),
-    "LangChainBackend": ("lmuq.backends.langchain", "LangChainBackend"),
-    "LlamaCppBackend": ("lmuq.backends.llama_cpp", "LlamaCppBackend"),
+    "BlackBoxUQ": "lmuq.compat.uqlm",
+    "FakeBackend": "lmuq.backends",
+    "Generation": "lmuq.types",
+    "GenerationBackend": "lmuq.backends",
+    "HFLLMWrapper": "lmuq.compat.luq",
+    "LLMJudge": "lmuq.uq",
+    "LLMOutput": "lmuq.compat.luq",
+    "LLMPanel": "lmuq.uq",
+    "LLMSamples": "lmuq.compat.luq",
+    "LangChainBackend": "lmuq.backends.langchain",
+    "LlamaCppBackend": "lmuq.backends.llama_cpp",
+    "MaxProbabilityEstimator": "lmuq.compat.luq",
+    "OpenAICompatibleBackend": "lmuq.backends.openai_compat",
+    "PTrueScorer": "lmuq.uq",
+    "PredictiveEntropyEstimator": "lmuq.compat.luq",
+    "Question": "lmuq.datasets",
+    "RetryPolicy": "lmuq.backends",
+    "SCORERS": "lmuq.scoring",
+    "SampleSet": "lmuq.types",
+    "SamplingParams": "lmuq.types",
+    "ScorerSpec": "lmuq.scoring",
+    "ScoringContext": "lmuq.scoring",
+    "SeqProbMode": "lmuq.compat.luq",
+    "SharedStatistics": "lmuq.statistics.shared",
+    "TopKGapEstimator": "lmuq.compat.luq",
+    "TransformersBackend": "lmuq.backends.transformers",
+    "Tuner": "lmuq.evaluation.tuning",
+    "UQResult": "lmuq.results",
+    "UQScorer": "lmuq.uq",
+    "VerbalizedConfidenceScorer": "lmuq.uq",
+    "WhiteBoxUQ": "lmuq.uq",
+    "adraw": "lmuq.generation",
+    "ascore": "lmuq.scoring",
+    "default_backend": "lmuq.backends.default_model",
+    "default_llm": "lmuq.compat.luq",
+    "default_model_path": "lmuq.backends.default_model",
+    "draw": "lmuq.generation",
+    "generate_n_samples_and_answer": "lmuq.compat.luq",
+    "generate_sample_sets": "lmuq.generation",
+    "load_default_model": "lmuq.backends.default_model",
+    "load_example_dataset": "lmuq.datasets.examples",
+    "load_questions": "lmuq.datasets",
+    "math_postprocessor": "lmuq.grading.math",
+    "plot_model_accuracies": "lmuq.reporting.plots",
+    "score": "lmuq.scoring",
+    "score_sample_sets": "lmuq.uq.whitebox",
 }
 
 
@@ -113,6 +153,11 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
     raise AttributeError(f"module 'lmuq' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -80,15 +80,8 @@ def cli() -> None:
 # --------------------------------------------------------------------------- demo / run
 
 
-def _scorer_choices() -> str:
-    from lmuq.scoring.registry import scorer_names
-
-    return ", ".join([*scorer_names("white-box"), *scorer_names("black-box")])
-
-
 def _job_options(f: Callable) -> Callable:
-    from lmuq.app.job import DemoConfig
-    from lmuq.uq.whitebox import DEFAULT_WHITEBOX_SCORERS
+    from lmuq.app.config import DemoConfig
 
     d = DemoConfig()
     options = [
@@ -140,9 +133,10 @@ def _job_options(f: Callable) -> Callable:
         ),
         click.option(
             "--scorers",
-            default=",".join(DEFAULT_WHITEBOX_SCORERS),
+            default=None,
             metavar="NAME[,NAME...]",
-            help=f"white-box scorers (comma-separated) among: {_scorer_choices()}",
+            help="white-box scorers, comma-separated (`lmuq scorers --family white-box` "
+            "lists them)  [default: every white-box scorer]",
         ),
         click.option(
             "--nli-model",
@@ -235,7 +229,9 @@ def _run_job(o: dict[str, Any]) -> int:
         base_url=o["base_url"],
         out_dir=o["out"],
         n_boot=o["n_boot"],
-        scorers=tuple(n.strip() for n in o["scorers"].split(",") if n.strip()),
+        scorers=None
+        if o["scorers"] is None
+        else tuple(n.strip() for n in o["scorers"].split(",") if n.strip()),
         blackbox=not o["no_blackbox"],
         nli_model=o["nli_model"],
         store=o["store"],

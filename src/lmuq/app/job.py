@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from lmuq.app.config import ConfigError, DemoConfig
 from lmuq.datasets import Question, load_questions
 from lmuq.evaluation.protocol import ReportData, build_report_data
 from lmuq.evaluation.summary import ScorerSummary, format_summary
@@ -30,7 +31,6 @@ from lmuq.secrets import redact_settings, url_without_userinfo
 from lmuq.storage.files import atomic_write, write_jsonl, write_table
 from lmuq.types import SamplingParams
 from lmuq.uq.scorer import UQScorer
-from lmuq.uq.whitebox import DEFAULT_WHITEBOX_SCORERS
 
 __all__ = [
     "LENGTH_BASELINE",
@@ -46,112 +46,6 @@ PROMPT_TEMPLATE = "{question} Answer with just the name."
 #: Not a scorer: shorter answers are right more often, so any scorer should beat this. A
 #: results column (minus the answer's token count), evaluated like the scorers.
 LENGTH_BASELINE = "baseline:short_answer"
-
-
-@dataclass
-class DemoConfig:
-    dataset: str = "capitals"
-    n_questions: int = 60
-    num_samples: int = 5
-    seed: int = 0
-    max_new_tokens: int = 32
-    sample_temperature: float = 1.0
-    sample_top_p: float | None = None
-    sample_top_k: int | None = None
-    batch_size: int = 8
-    top_logprobs: int = 10
-    model: str | None = None  # None: the embedded default model
-    base_url: str | None = None  # an OpenAI-compatible server serving `model` (vLLM, ...)
-    out_dir: str = "lmuq-out"
-    n_boot: int = 1000
-    max_rejection: float = 0.5
-    scorers: tuple[str, ...] = DEFAULT_WHITEBOX_SCORERS
-    blackbox: bool = True
-    nli_model: str | None = None  # None: black-box scorers that need no NLI model
-    store: str | None = None  # SQLite run store: generations are saved as they arrive
-    run_name: str | None = None  # None: derived from the generation settings
-    progress: bool = True
-
-    def check(self) -> None:
-        """Refuse a configuration that would fail later, before anything is loaded or drawn.
-
-        Messages name the CLI flag (``--scorers``, ``--nli-model``, ...) and what to pass.
-        """
-        from lmuq.datasets import DATASETS
-        from lmuq.scoring.registry import get_scorer
-
-        if self.dataset not in DATASETS:
-            raise ConfigError(
-                f"--dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}"
-            )
-        if self.num_samples < 2:
-            raise ConfigError(
-                "--num-samples must be >= 2: the sample-based scorers compare samples"
-            )
-        for name in self.scorers:
-            try:
-                spec = get_scorer(name)
-            except ValueError as exc:
-                raise ConfigError(f"--scorers: {exc}") from None
-            if spec.family == "judged":
-                raise ConfigError(
-                    f"--scorers: {name} is a judged scorer (it needs a judge model); the job "
-                    "runs the white-box and black-box families"
-                )
-        if self.sample_top_p is not None and not 0.0 < self.sample_top_p <= 1.0:
-            raise ConfigError(f"--top-p must be in (0, 1], got {self.sample_top_p}")
-        if self.sample_top_k is not None and self.sample_top_k < 1:
-            raise ConfigError(f"--top-k must be >= 1, got {self.sample_top_k}")
-        if self.sample_temperature < 0:
-            raise ConfigError(f"--temperature must be >= 0, got {self.sample_temperature}")
-        if self.base_url and not self.model:
-            raise ConfigError("--base-url needs --model NAME (the model name the server serves)")
-        if self.model and not self.base_url:
-            from lmuq.model_source import looks_like_path
-
-            if looks_like_path(self.model) and not Path(self.model).expanduser().exists():
-                raise ConfigError(f"--model: the folder {self.model!r} does not exist")
-        if self.nli_model:
-            from lmuq.model_source import looks_like_path
-
-            if looks_like_path(self.nli_model) and not Path(self.nli_model).expanduser().exists():
-                raise ConfigError(f"--nli-model: the folder {self.nli_model!r} does not exist")
-            if not self.blackbox:
-                raise ConfigError("--nli-model is for the black-box scorers: drop --no-blackbox")
-        self._check_extras()
-
-    def _check_extras(self) -> None:
-        from lmuq.extras import require
-
-        def need(module: str, extra: str, purpose: str, flag: str) -> None:
-            try:
-                require(module, extra, purpose)
-            except ImportError as exc:
-                raise ConfigError(f"{flag}: {exc}") from None
-
-        if self.base_url:
-            need("openai", "openai", "OpenAI-compatible servers", "--base-url")
-        else:
-            need("torch", "hf", "local models", "--model" if self.model else "the embedded model")
-            need(
-                "transformers",
-                "hf",
-                "local models",
-                "--model" if self.model else "the embedded model",
-            )
-        if self.nli_model:
-            need("transformers", "hf", "NLI models", "--nli-model")
-        if self.blackbox:
-            need(
-                "sentence_transformers",
-                "embeddings",
-                "cosine_sim and BERTScore",
-                "black-box scorers (or --no-blackbox)",
-            )
-
-
-class ConfigError(ValueError):
-    """A job configuration that cannot work; the message names the flag and the fix."""
 
 
 class JobInterrupted(KeyboardInterrupt):
@@ -317,6 +211,7 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     timings["generate_s"] = time.perf_counter() - t0
 
     equivalence = _equivalence(cfg)
+    white = list(cfg.whitebox_scorers())
     black = list(blackbox_scorers_for(cfg.nli_model)) if cfg.blackbox else []
     if black:
         echo(
@@ -327,7 +222,7 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     t0 = time.perf_counter()
     # The judged answer stays the greedy one (use_best=False), for every family alike.
     scorer = UQScorer(
-        [*cfg.scorers, *(b for b in black if b not in cfg.scorers)],
+        [*white, *(b for b in black if b not in white)],
         nli_model_name=cfg.nli_model,
         equivalence=equivalence,
         use_best=False,
@@ -466,7 +361,10 @@ def _rows(questions, sets, result, correct) -> list[dict[str, Any]]:
 def _run_info(cfg, label, sets, result, correct, timings) -> dict[str, Any]:
     return {
         "model": label,
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "config": {
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+            "scorers": list(cfg.whitebox_scorers()),
+        },
         "prompt_template": PROMPT_TEMPLATE,
         "sample_set_params": sets[0].params,
         "scoring_metadata": result.metadata,
