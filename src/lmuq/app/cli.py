@@ -276,8 +276,9 @@ def _print_result(result: Any) -> None:
     click.echo()
     t = result.timings
     click.echo(
-        f"Time: load {t['load_model_s']:.1f} s, generate {t['generate_s']:.1f} s, "
-        f"scores {t['score_s']:.1f} s, evaluate {t['evaluate_s']:.1f} s"
+        f"Time: imports {t['import_s']:.1f} s, load {t['load_model_s']:.1f} s, "
+        f"generate {t['generate_s']:.1f} s, scores {t['score_s']:.1f} s, "
+        f"evaluate {t['evaluate_s']:.1f} s, report {t.get('report_s', 0.0):.1f} s"
     )
     click.echo("Results written:")
     for kind, path in result.files.items():
@@ -480,6 +481,53 @@ def scorers_command(family: str | None) -> int:
         needs = ", ".join(sorted(s.needs))
         click.echo(f"{s.name:<{width}}  {s.family:<9}  needs {needs}\n{'':<{width}}  {s.summary}")
     return 0
+
+
+# --------------------------------------------------------------------------- cache
+
+
+@cli.command("cache")
+@click.option("--clear", is_flag=True, help="delete what lmuq has cached (models/ and stats/)")
+def cache_command(clear: bool) -> int:
+    """Show lmuq's cache folder (models/: the converted default model; stats/: the NLI and
+    embedding caches) and the size of each entry; --clear deletes them, and they are rebuilt
+    on need. The folder is $LMUQ_CACHE_DIR, else $XDG_CACHE_HOME/lmuq, else ~/.cache/lmuq."""
+    import shutil
+
+    from lmuq.paths import cache_dir
+
+    root = cache_dir()
+    # Only lmuq's own subfolders: a cache folder set by mistake to a shared one loses
+    # nothing else.
+    owned = [root / sub for sub in ("models", "stats") if (root / sub).is_dir()]
+    if not owned:
+        click.echo(f"{root}: nothing cached yet")
+        return 0
+    total = sum(_size(p) for p in owned)
+    if clear:
+        with _user_errors():
+            for p in owned:
+                shutil.rmtree(p)
+        click.echo(f"Deleted {', '.join(str(p) for p in owned)} ({_human(total)})")
+        return 0
+    click.echo(f"{root}  ({_human(total)}; `lmuq cache --clear` deletes it)")
+    for p in sorted(e for folder in owned for e in folder.iterdir()):
+        click.echo(f"  {_human(_size(p)):>10}  {p.relative_to(root)}")
+    return 0
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
 
 
 # --------------------------------------------------------------------------- entry point

