@@ -14,6 +14,7 @@ requests whose prompt contains ``match`` (any prompt when None) fail with ``kind
 * ``"401"``: status 401 whose message echoes the bearer token (as some servers do);
 * ``"slow"``: answer after ``delay`` seconds (past a client's timeout);
 * ``"malformed"``: status 200 with a truncated JSON body;
+* ``"no_message"``: status 200, a chat choice without its ``message``;
 * ``"no_logprobs"``: a normal answer without log-probs.
 
 Server-wide switches: ``latency`` (seconds before every answer), ``logprobs`` (False: never
@@ -216,6 +217,16 @@ class FakeOpenAIServer:
         if kind == "malformed":
             return Response(
                 '{"id": "x", "choices": [{"index": 0, "mess', media_type="application/json"
+            )
+        if kind == "no_message":
+            return JSONResponse(
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body.get("model", "fake"),
+                    "choices": [{"index": 0, "finish_reason": "stop"}],
+                }
             )
         n = int(body.get("n") or 1)
         if n > 1 and self.n_mode == "reject":

@@ -215,3 +215,42 @@ def test_is_langchain_chat_model_and_type_errors():
     assert not is_langchain_chat_model(object())
     with pytest.raises(TypeError, match="BaseChatModel"):
         LangChainBackend(object())
+
+
+class UnreadableChat(BaseChatModel):
+    """Fails the way an OpenAI-compatible integration does on an answer it cannot read:
+    ``failures[prompt]`` lists the exceptions to raise before answering."""
+
+    failures: dict = Field(default_factory=dict)
+    calls: dict = Field(default_factory=dict)
+
+    @property
+    def _llm_type(self) -> str:
+        return "unreadable"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        prompt = messages[-1].content
+        self.calls[prompt] = self.calls.get(prompt, 0) + 1
+        pending = self.failures.get(prompt) or []
+        if pending:
+            raise pending.pop(0)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="ok"))])
+
+
+def test_a_provider_that_cannot_read_a_200_answer_gets_a_malformed_response_retried():
+    import json
+
+    bad_json = json.JSONDecodeError("Unterminated string", '{"choices": [{"mess', 14)
+    bad_json.response = type("Resp", (), {"status_code": 200, "headers": {}})()
+    llm = UnreadableChat(
+        failures={
+            "json": [bad_json],  # as langchain-openai raises it: the 200 response attached
+            "no message": [AttributeError("'NoneType' object has no attribute 'get'")],
+            "no choices": [KeyError("Response missing 'choices' key")],
+        }
+    )
+    b = LangChainBackend(llm, retry=FAST)
+    out = b.generate(["json", "no message", "no choices"], PARAMS)
+    assert [row[0].text for row in out] == ["ok"] * 3
+    assert b.stats.errors_by_reason == {"malformed_response": 3}
+    assert llm.calls == {"json": 2, "no message": 2, "no choices": 2}

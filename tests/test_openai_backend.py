@@ -289,6 +289,16 @@ def test_the_api_key_is_never_shown(srv, monkeypatch):
     assert from_env._api_key.reveal() == secret and secret not in repr(from_env)
 
 
+def test_a_choice_without_a_message_is_a_malformed_response_and_retried(srv):
+    srv.fail("no_message", match="flaky", times=2)
+    srv.fail("no_message", match="broken", times=100)
+    b = _backend(srv)
+    out = b.generate(["flaky", "broken"], PARAMS)
+    assert out[0][0].text == "flaky | s=10"
+    assert "malformed_response after 4 attempts" in out[1][0].error
+    assert b.stats.errors_by_reason == {"malformed_response": 2 + 4}
+
+
 def test_bad_arguments_are_clear_errors(srv):
     with pytest.raises(ValueError, match="mode"):
         _backend(srv, mode="embeddings")

@@ -23,7 +23,12 @@ from lmuq.backends.base import (
     generate_options,
 )
 from lmuq.backends.call_stats import CallStats
-from lmuq.backends.classify import Failure, classify_exception, parse_retry_after
+from lmuq.backends.classify import (
+    Failure,
+    classify_exception,
+    classify_provider_exception,
+    parse_retry_after,
+)
 from lmuq.backends.errors import (
     BatchUnsupportedError,
     CallFailedError,
@@ -73,6 +78,7 @@ __all__ = [
     "call_with_retries",
     "check_generate_args",
     "classify_exception",
+    "classify_provider_exception",
     "error_generation",
     "generate_options",
     "parse_retry_after",

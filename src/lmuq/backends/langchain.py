@@ -5,8 +5,10 @@ and leaves them changed): per-call settings go to a copy (``model_copy(update=..
 the model has those fields, else through ``bind``. Calls run on the shared
 :class:`~lmuq.backends.runner.GenerationRunner`: bounded concurrency, a non-blocking
 ``max_calls_per_min`` token bucket, a per-call timeout, and retries with backoff on provider
-exceptions that look transient (rate limits, timeouts, connection errors, 5xx statuses:
-see :func:`~lmuq.backends.classify.classify_exception`); any other exception is not
+exceptions that look transient (rate limits, timeouts, connection errors, 5xx statuses)
+and on answers the integration could not read (a 200 with bad JSON, a choice without its
+message: the data-shape errors it raises are malformed responses, see
+:func:`~lmuq.backends.classify.classify_provider_exception`); any other exception is not
 retried. A call that still fails becomes a :class:`Generation` with ``error`` set on its own
 row. Log-probs are read from ``response_metadata["logprobs"]`` when the provider returns
 them (OpenAI's chat or completions format).
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmuq.backends.base import GenOptions, Prompts, check_generate_args, generate_options
 from lmuq.backends.call_stats import CallStats
+from lmuq.backends.classify import classify_provider_exception
 from lmuq.backends.openai_format import (
     map_finish_reason,
     parse_chat_logprobs,
@@ -53,7 +56,10 @@ class LangChainBackend(SyncFromAsync):
         max_concurrency: calls in flight at once.
         max_calls_per_min: sustained call rate (None: unlimited), never blocking the loop.
         timeout: seconds per attempt (None: no limit).
-        retry: the :class:`RetryPolicy` (default: 4 retries with backoff and jitter).
+        retry: the :class:`RetryPolicy` (default: 4 retries with backoff and jitter). A
+            ``KeyError`` / ``IndexError`` / ``AttributeError`` / ``TypeError`` from the model
+            counts as an answer it could not read, retried per ``retry_malformed`` (also when
+            it is a bug in a custom model: set ``retry_malformed=False`` to fail at once).
         logprobs: ask the provider for log-probs. ``None`` (default) asks only models that
             have a ``logprobs`` field (e.g. ``ChatOpenAI``), through a copy of the model.
         top_logprobs: alternatives per token asked for alongside ``logprobs``.
@@ -101,6 +107,7 @@ class LangChainBackend(SyncFromAsync):
             max_calls_per_min=max_calls_per_min,
             retry=retry,
             timeout=timeout,
+            classify=classify_provider_exception,
         )
 
     @property

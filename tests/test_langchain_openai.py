@@ -1,0 +1,73 @@
+"""LangChain's ``ChatOpenAI`` against the loopback fake server (tests/openai_server.py): the
+API key a provider echoes is kept nowhere, content parts are read as text, and an answer
+with status 200 that cannot be read is a malformed response, retried."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from lmuq.backends import RetryPolicy
+from lmuq.backends.langchain import LangChainBackend
+from lmuq.types import SamplingParams
+from openai_server import FakeOpenAIServer
+
+langchain_openai = pytest.importorskip("langchain_openai")
+
+FAST = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05, seed=0)
+PARAMS = SamplingParams(temperature=1.0, max_new_tokens=16)
+# Not shaped like a well-known key format: only knowing the model's key field masks it.
+SECRET = "lmuq-test-key-7f3a9c2e1b5d"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FakeOpenAIServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(server):
+    deadline = time.monotonic() + 5
+    while server.inflight and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.reset()
+    yield server
+    server.reset()
+
+
+def _chat(srv):
+    """A ChatOpenAI on the fake server, with the SDK's own retries off (lmuq's RetryPolicy
+    is the one counted) and a client that keeps no idle connection: each sync call runs on
+    a fresh event loop, and an async connection pooled on one loop breaks on the next."""
+    no_pool = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0))
+    return langchain_openai.ChatOpenAI(
+        base_url=srv.base_url,
+        api_key=SECRET,
+        model="fake",
+        max_retries=0,
+        http_async_client=no_pool,
+    )
+
+
+@pytest.mark.parametrize("fault", ["malformed", "no_message"])
+def test_an_unreadable_200_is_a_malformed_response_and_retried(srv, fault):
+    srv.fail(fault, match="flaky", times=2)
+    srv.fail(fault, match="broken", times=100)
+    b = LangChainBackend(_chat(srv), retry=FAST)
+    out = b.generate(["flaky", "broken"], PARAMS)
+    assert out[0][0].error is None and out[0][0].text == "flaky | s=-"
+    assert "malformed_response after 4 attempts" in out[1][0].error
+    assert "http_200" not in out[1][0].error
+    assert b.stats.errors_by_reason == {"malformed_response": 2 + 4}
+    assert srv.count("flaky") == 3 and srv.count("broken") == 4
+
+
+def test_retry_malformed_false_records_the_first_unreadable_answer(srv):
+    srv.fail("no_message", times=100)
+    b = LangChainBackend(_chat(srv), retry=RetryPolicy(retry_malformed=False))
+    out = b.generate(["x"], PARAMS)
+    assert "malformed_response after 1 attempt" in out[0][0].error
+    assert srv.count() == 1
