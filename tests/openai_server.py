@@ -15,6 +15,9 @@ requests whose prompt contains ``match`` (any prompt when None) fail with ``kind
 * ``"slow"``: answer after ``delay`` seconds (past a client's timeout);
 * ``"malformed"``: status 200 with a truncated JSON body;
 * ``"no_message"``: status 200, a chat choice without its ``message``;
+* ``"parts"``: the chat answer's content as a list of text parts (``[{"type": "text",
+  "text": ...}, ...]``, one per word, spaces kept) instead of a string;
+* ``"image_part"``: the content as a text part followed by an ``image_url`` part;
 * ``"no_logprobs"``: a normal answer without log-probs.
 
 Server-wide switches: ``latency`` (seconds before every answer), ``logprobs`` (False: never
@@ -247,7 +250,7 @@ class FakeOpenAIServer:
             choice: dict[str, Any] = {"index": c, "finish_reason": finish}
             lps = [-0.1 * (t + 1) for t in range(len(words))]
             if chat:
-                choice["message"] = {"role": "assistant", "content": text}
+                choice["message"] = {"role": "assistant", "content": _content(text, kind)}
                 choice["logprobs"] = (
                     {
                         "content": [
@@ -290,6 +293,22 @@ class FakeOpenAIServer:
                 "choices": choices,
             }
         )
+
+
+def _content(text: str, kind: str | None) -> str | list[dict[str, Any]]:
+    """A chat answer's ``content``: the text, or (faults ``parts`` / ``image_part``) parts."""
+    if kind == "parts":
+        words = text.split(" ")
+        return [
+            {"type": "text", "text": w if k == len(words) - 1 else f"{w} "}
+            for k, w in enumerate(words)
+        ]
+    if kind == "image_part":
+        return [
+            {"type": "text", "text": text},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        ]
+    return text
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -217,6 +217,44 @@ def test_is_langchain_chat_model_and_type_errors():
         LangChainBackend(object())
 
 
+class PartsChat(BaseChatModel):
+    """Answers with the content ``contents[prompt]``: a string or a list of parts."""
+
+    contents: dict = Field(default_factory=dict)
+    calls: dict = Field(default_factory=dict)
+
+    @property
+    def _llm_type(self) -> str:
+        return "parts"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        prompt = messages[-1].content
+        self.calls[prompt] = self.calls.get(prompt, 0) + 1
+        msg = AIMessage(content=self.contents[prompt])
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
+
+def test_content_parts_are_joined_and_a_non_text_part_fails_only_its_row():
+    llm = PartsChat(
+        contents={
+            "parts": [{"type": "text", "text": "Par"}, "is", {"type": "text", "text": "!"}],
+            "image": [
+                {"type": "text", "text": "Here:"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+            ],
+            "plain": "Rome",
+        }
+    )
+    b = LangChainBackend(llm, retry=FAST)
+    out = b.generate(["parts", "image", "plain"], PARAMS)
+    assert out[0][0].text == "Paris!" and out[0][0].error is None
+    assert out[2][0].text == "Rome"
+    failed = out[1][0]
+    assert failed.failed and "unsupported_content after 1 attempt" in failed.error
+    assert "'image_url'" in failed.error
+    assert llm.calls["image"] == 1  # not retried
+
+
 class UnreadableChat(BaseChatModel):
     """Fails the way an OpenAI-compatible integration does on an answer it cannot read:
     ``failures[prompt]`` lists the exceptions to raise before answering."""

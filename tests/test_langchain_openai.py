@@ -52,6 +52,19 @@ def _chat(srv):
     )
 
 
+def test_content_parts_are_joined_and_a_non_text_part_fails_only_its_row(srv):
+    srv.fail("parts", match="split")
+    srv.fail("image_part", match="picture")
+    b = LangChainBackend(_chat(srv), retry=FAST)
+    out = b.generate(["split me", "picture this", "plain"], PARAMS)
+    assert out[0][0].text == "split me | s=-" and out[0][0].error is None
+    assert out[2][0].text == "plain | s=-"
+    failed = out[1][0]
+    assert failed.failed and "unsupported_content after 1 attempt" in failed.error
+    assert "'image_url'" in failed.error
+    assert srv.count("picture") == 1  # not retried
+
+
 @pytest.mark.parametrize("fault", ["malformed", "no_message"])
 def test_an_unreadable_200_is_a_malformed_response_and_retried(srv, fault):
     srv.fail(fault, match="flaky", times=2)

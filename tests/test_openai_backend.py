@@ -289,6 +289,21 @@ def test_the_api_key_is_never_shown(srv, monkeypatch):
     assert from_env._api_key.reveal() == secret and secret not in repr(from_env)
 
 
+def test_content_parts_are_joined_and_a_non_text_part_fails_only_its_row(srv):
+    srv.fail("parts", match="split")
+    srv.fail("image_part", match="picture")
+    b = _backend(srv)
+    out = b.generate(["split me", "picture this", "plain"], PARAMS)
+    assert out[0][0].text == "split me | s=10" and out[0][0].error is None
+    assert out[0][0].tokens == ("split", "me", "|", "s=10")  # log-probs read as before
+    assert out[2][0].text == "plain | s=10"
+    failed = out[1][0]
+    assert failed.failed and "unsupported_content after 1 attempt" in failed.error
+    assert "'image_url'" in failed.error
+    assert srv.count("picture") == 1  # not retried
+    assert b.stats.failed_by_reason == {"unsupported_content": 1}
+
+
 def test_a_choice_without_a_message_is_a_malformed_response_and_retried(srv):
     srv.fail("no_message", match="flaky", times=2)
     srv.fail("no_message", match="broken", times=100)

@@ -35,6 +35,7 @@ from lmuq.backends.errors import (
     MalformedResponseError,
     NotAttempted,
     TransientError,
+    UnsupportedContentError,
 )
 from lmuq.backends.fake import FakeBackend
 from lmuq.backends.rate_limit import RateLimiter
@@ -74,6 +75,7 @@ __all__ = [
     "SyncFromAsync",
     "TransformersBackend",
     "TransientError",
+    "UnsupportedContentError",
     "backend_name",
     "call_with_retries",
     "check_generate_args",

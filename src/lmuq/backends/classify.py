@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from lmuq.backends.errors import MalformedResponseError, TransientError
+from lmuq.backends.errors import MalformedResponseError, TransientError, UnsupportedContentError
 
 __all__ = [
     "Failure",
@@ -142,7 +142,8 @@ def _names(exc: BaseException) -> str:
 def classify_exception(exc: BaseException, policy: RetryRules) -> Failure:
     """Judge one failed attempt: its reason label, and whether ``policy`` retries it.
 
-    Order: an explicit :class:`TransientError`; an HTTP failure status (not 2xx) found on
+    Order: an explicit :class:`TransientError` (retried) or
+    :class:`UnsupportedContentError` (not retried); an HTTP failure status (not 2xx) found on
     the exception or its ``response``; timeouts; connection errors; a 2xx status or a JSON
     decode error: the server answered but its answer cannot be read (``malformed_response``,
     retried per ``policy.retry_malformed``); class names that say rate limit / server error.
@@ -175,6 +176,8 @@ def _judge(exc: BaseException, policy: RetryRules) -> Failure | None:
         return Failure(exc.reason, policy.retry_malformed, retry_after)
     if isinstance(exc, TransientError):
         return Failure(exc.reason, True, retry_after)
+    if isinstance(exc, UnsupportedContentError):
+        return Failure(exc.reason, False, retry_after)
     status = _status_of(exc)
     answered = status is not None and 200 <= status <= 299
     if status is not None and not answered:

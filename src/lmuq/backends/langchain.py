@@ -10,7 +10,9 @@ and on answers the integration could not read (a 200 with bad JSON, a choice wit
 message: the data-shape errors it raises are malformed responses, see
 :func:`~lmuq.backends.classify.classify_provider_exception`); any other exception is not
 retried. A call that still fails becomes a :class:`Generation` with ``error`` set on its own
-row. Log-probs are read from ``response_metadata["logprobs"]`` when the provider returns
+row. A message whose content is a list of parts has its text parts joined; a part that is
+not text fails that call's row (:class:`~lmuq.backends.errors.UnsupportedContentError`, not
+retried). Log-probs are read from ``response_metadata["logprobs"]`` when the provider returns
 them (OpenAI's chat or completions format).
 """
 
@@ -22,6 +24,7 @@ from lmuq.backends.base import GenOptions, Prompts, check_generate_args, generat
 from lmuq.backends.call_stats import CallStats
 from lmuq.backends.classify import classify_provider_exception
 from lmuq.backends.openai_format import (
+    content_text,
     map_finish_reason,
     parse_chat_logprobs,
     parse_completion_logprobs,
@@ -183,7 +186,7 @@ class LangChainBackend(SyncFromAsync):
 
 
 def _to_generation(msg: Any, params: SamplingParams, top_k: int | None) -> Generation:
-    content = msg.content if isinstance(msg.content, str) else str(msg.content)
+    content = content_text(msg.content)
     meta = getattr(msg, "response_metadata", None) or {}
     logprobs = tokens = top = None
     lp = meta.get("logprobs")

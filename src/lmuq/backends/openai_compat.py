@@ -21,7 +21,10 @@ samples in one call. When the server rejects such a call (400/422) or returns fe
 choices, the missing samples are drawn one call each; with ``use_n="auto"`` later calls stop
 sending ``n`` once the server ignored it or its refusal named ``n`` (or "choice").
 
-The response format is read by :mod:`lmuq.backends.openai_format`.
+The response format is read by :mod:`lmuq.backends.openai_format`: message content sent as
+a list of parts has its text parts joined; a part that is not text (an image, audio) fails
+the call on its rows with :class:`~lmuq.backends.errors.UnsupportedContentError`, not
+retried.
 """
 
 from __future__ import annotations
