@@ -68,6 +68,7 @@ class Seen:
     at: float
     prompt: str
     fault: str | None = None
+    authorization: str | None = None
 
 
 @dataclass
@@ -202,7 +203,14 @@ class FakeOpenAIServer:
         rule = self._take_rule(prompt)
         with self._lock:
             self.requests.append(
-                Seen(request.url.path, body, time.monotonic(), prompt, rule and rule.kind)
+                Seen(
+                    request.url.path,
+                    body,
+                    time.monotonic(),
+                    prompt,
+                    rule and rule.kind,
+                    request.headers.get("authorization"),
+                )
             )
         if self.latency:
             await asyncio.sleep(self.latency)

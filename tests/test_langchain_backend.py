@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from lmuq.backends import RetryPolicy
 from lmuq.backends.langchain import LangChainBackend, is_langchain_chat_model
@@ -215,6 +216,48 @@ def test_is_langchain_chat_model_and_type_errors():
     assert not is_langchain_chat_model(object())
     with pytest.raises(TypeError, match="BaseChatModel"):
         LangChainBackend(object())
+
+
+class KeyedChat(BaseChatModel):
+    """A provider model that keeps its credentials in fields (pydantic's ``SecretStr``, a
+    plain string named like a credential, a header, a URL's userinfo) and whose errors echo
+    them."""
+
+    api_key: SecretStr
+    session_token: str = ""
+    default_headers: dict = Field(default_factory=dict)
+    endpoint: str = ""
+
+    @property
+    def _llm_type(self) -> str:
+        return "keyed"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        raise NotImplementedError("async only")
+
+    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
+        raise PermissionError(
+            f"401: key {self.api_key.get_secret_value()} with token {self.session_token} "
+            f"and header {self.default_headers['X-Api-Key']} rejected by "
+            f"{urlsplit(self.endpoint).hostname} for password {urlsplit(self.endpoint).password}"
+        )
+
+
+def test_the_models_credentials_are_masked_in_every_recorded_error():
+    secrets = ["key-Aq3xV9mT2pL7", "tok-Wd8nR4cY6hK1", "hdr-Jf5sB2gU8eN3", "pw-Kc7vM1qZ"]
+    llm = KeyedChat(
+        api_key=SecretStr(secrets[0]),
+        session_token=secrets[1],
+        default_headers={"X-Api-Key": secrets[2]},
+        endpoint=f"http://bob:{secrets[3]}@host",
+    )
+    b = LangChainBackend(llm, retry=FAST)
+    out = b.generate(["q"], PARAMS, n=2)
+    for g in out[0]:
+        assert g.failed and "PermissionError" in g.error
+        assert g.error.count("***") == 4 and "rejected by host" in g.error
+        assert not any(secret in g.error for secret in secrets)
+    assert not any(secret in repr(b) for secret in secrets)
 
 
 class PartsChat(BaseChatModel):

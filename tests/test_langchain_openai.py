@@ -9,8 +9,10 @@ import time
 import httpx
 import pytest
 
+from lmuq import BlackBoxUQ
 from lmuq.backends import RetryPolicy
 from lmuq.backends.langchain import LangChainBackend
+from lmuq.storage import RunStore, export_run, generate_with_store
 from lmuq.types import SamplingParams
 from openai_server import FakeOpenAIServer
 
@@ -50,6 +52,46 @@ def _chat(srv):
         max_retries=0,
         http_async_client=no_pool,
     )
+
+
+def test_an_echoed_api_key_appears_nowhere_a_langchain_run_keeps_or_shows(srv, tmp_path, recwarn):
+    srv.fail("401", match="bad", times=100)  # its message repeats the bearer token
+    bb = BlackBoxUQ(llm=_chat(srv), scorers=["exact_match_raw"], use_best=False)
+    prompts = ["good one", "bad one"]
+    res = bb.generate_and_score_sync(prompts, num_responses=2, show_progress_bars=False)
+
+    assert {r.authorization for r in srv.requests} == {f"Bearer {SECRET}"}  # it was sent
+    error = res.columns["score_errors"][1]["exact_match_raw"]
+    assert "http_401" in error and "Incorrect API key provided: ***" in error
+    assert res.columns["response"][0].startswith("good one |")
+    warned = [str(w.message) for w in recwarn]  # the warning about the failed rows
+    assert any("Incorrect API key provided: ***" in message for message in warned)
+    backend = bb.backend()
+    shown = [
+        repr(res),
+        str(res.to_records()),
+        res.to_df().to_csv(),
+        repr(res.sample_sets),
+        repr(bb),
+        repr(vars(bb)),
+        repr(backend),
+        repr(vars(backend)),
+        backend.name,
+        *warned,
+    ]
+    for text in shown:
+        assert SECRET not in text
+
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        sets = generate_with_store(backend, store, "r", prompts, 2)
+        assert sets[1].answer.failed and "***" in sets[1].answer.error
+        assert not sets[0].answer.failed
+        export_run(store, "r", tmp_path / "r.jsonl")
+        export_run(store, "r", tmp_path / "r.csv")
+    files = sorted(tmp_path.iterdir())
+    assert {p.suffix for p in files} >= {".sqlite", ".jsonl", ".csv"}
+    for path in files:
+        assert SECRET.encode() not in path.read_bytes(), path.name
 
 
 def test_content_parts_are_joined_and_a_non_text_part_fails_only_its_row(srv):
