@@ -11,7 +11,8 @@ requests whose prompt contains ``match`` (any prompt when None) fail with ``kind
 
 * ``"429"``: status 429 with ``Retry-After: <retry_after>`` (seconds, or an HTTP date);
 * ``"500"`` / ``"503"`` / ``"400"``: that status with an OpenAI-style error body;
-* ``"401"``: status 401 whose message echoes the bearer token (as some servers do);
+* ``"401"``: status 401 whose message echoes the ``Authorization`` header (as some servers
+  do): the bearer token, or the ``Basic`` credentials and the user and password they hold;
 * ``"slow"``: answer after ``delay`` seconds (past a client's timeout);
 * ``"malformed"``: status 200 with a truncated JSON body;
 * ``"no_message"``: status 200, a chat choice without its ``message``;
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import socket
 import threading
 import time
@@ -219,8 +221,7 @@ class FakeOpenAIServer:
             headers = {"Retry-After": rule.retry_after} if rule.retry_after is not None else {}
             return _error(429, "Rate limit reached", headers)
         if kind == "401":
-            token = request.headers.get("authorization", "").removeprefix("Bearer ")
-            return _error(401, f"Incorrect API key provided: {token}")
+            return _error(401, _echo_credentials(request.headers.get("authorization", "")))
         if kind in ("400", "500", "503"):
             return _error(int(kind), f"injected {kind}")
         if kind == "slow":
@@ -317,6 +318,18 @@ def _content(text: str, kind: str | None) -> str | list[dict[str, Any]]:
             {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
         ]
     return text
+
+
+def _echo_credentials(authorization: str) -> str:
+    """A 401 message that repeats the credentials it was sent (a careless server's)."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value).decode()
+        except (ValueError, UnicodeDecodeError):
+            decoded = "?"
+        return f"Invalid credentials {authorization!r} ({decoded})"
+    return f"Incorrect API key provided: {value or authorization}"
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

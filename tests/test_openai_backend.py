@@ -5,6 +5,7 @@ refusals of ``n``."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
 import time
 from datetime import datetime, timedelta, timezone
@@ -19,6 +20,7 @@ from lmuq.backends import CANCELLED, ResultGrid, RetryPolicy
 from lmuq.backends.openai_compat import OpenAICompatibleBackend
 from lmuq.generation import generate_sample_sets
 from lmuq.scoring import score
+from lmuq.storage import generation_to_json
 from lmuq.types import SamplingParams
 from openai_server import FakeOpenAIServer
 
@@ -287,6 +289,35 @@ def test_the_api_key_is_never_shown(srv, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     from_env = _backend(srv)
     assert from_env._api_key.reveal() == secret and secret not in repr(from_env)
+
+
+def test_credentials_in_the_base_url_are_sent_but_never_shown_or_recorded(srv):
+    password = "pw-Zq8rT4vY1x"
+    url = srv.base_url.replace("http://", f"http://alice:{password}@")
+    b = OpenAICompatibleBackend(url, "fake", retry=FAST, timeout=2.0)
+    out = b.generate(["hello"], PARAMS)
+    assert out[0][0].error is None and out[0][0].text == "hello | s=10"
+    basic = base64.b64encode(f"alice:{password}".encode()).decode()
+    assert srv.requests[0].authorization == f"Basic {basic}"  # the userinfo is sent
+    assert b.display_url == srv.base_url.replace("http://", "http://***@")
+    assert b.base_url == b.display_url
+
+    srv.fail("401")  # echoes the Authorization header it got, and what it decodes to
+    failed = b.generate(["x"], PARAMS)[0][0]
+    assert "http_401" in failed.error and "***" in failed.error
+    shown = [
+        repr(b),
+        str(b),
+        repr(vars(b)),
+        b.name,
+        b.display_url,
+        repr(out),
+        repr(failed),
+        generation_to_json(failed),
+        generation_to_json(out[0][0]),
+    ]
+    for text in shown:
+        assert password not in text and basic not in text
 
 
 def test_content_parts_are_joined_and_a_non_text_part_fails_only_its_row(srv):
