@@ -286,16 +286,19 @@ def test_content_parts_are_joined_and_a_non_text_part_fails_only_its_row():
                 {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
             ],
             "plain": "Rome",
+            "no text": [{"type": "text"}],  # unreadable, not unsupported
         }
     )
     b = LangChainBackend(llm, retry=FAST)
-    out = b.generate(["parts", "image", "plain"], PARAMS)
+    out = b.generate(["parts", "image", "plain", "no text"], PARAMS)
     assert out[0][0].text == "Paris!" and out[0][0].error is None
     assert out[2][0].text == "Rome"
     failed = out[1][0]
     assert failed.failed and "unsupported_content after 1 attempt" in failed.error
     assert "'image_url'" in failed.error
     assert llm.calls["image"] == 1  # not retried
+    assert "malformed_response after 4 attempts" in out[3][0].error
+    assert "(type 'text') has no 'text' string" in out[3][0].error
 
 
 class UnreadableChat(BaseChatModel):

@@ -73,9 +73,11 @@ def content_text(content: Any) -> str:
             texts.append(part)
             continue
         kind = field_of(part, "type")
+        if kind not in ("text", None):
+            raise UnsupportedContentError(str(kind))
         text = field_of(part, "text")
-        if kind != "text" or not isinstance(text, str):
-            raise UnsupportedContentError(str(kind) if kind is not None else type(part).__name__)
+        if not isinstance(text, str):
+            raise TypeError(f"a content part (type {kind!r}) has no 'text' string")
         texts.append(text)
     return "".join(texts)
 
