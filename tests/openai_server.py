@@ -11,9 +11,14 @@ requests whose prompt contains ``match`` (any prompt when None) fail with ``kind
 
 * ``"429"``: status 429 with ``Retry-After: <retry_after>`` (seconds, or an HTTP date);
 * ``"500"`` / ``"503"`` / ``"400"``: that status with an OpenAI-style error body;
-* ``"401"``: status 401 whose message echoes the bearer token (as some servers do);
+* ``"401"``: status 401 whose message echoes the ``Authorization`` header (as some servers
+  do): the bearer token, or the ``Basic`` credentials and the user and password they hold;
 * ``"slow"``: answer after ``delay`` seconds (past a client's timeout);
 * ``"malformed"``: status 200 with a truncated JSON body;
+* ``"no_message"``: status 200, a chat choice without its ``message``;
+* ``"parts"``: the chat answer's content as a list of text parts (``[{"type": "text",
+  "text": ...}, ...]``, one per word, spaces kept) instead of a string;
+* ``"image_part"``: the content as a text part followed by an ``image_url`` part;
 * ``"no_logprobs"``: a normal answer without log-probs.
 
 Server-wide switches: ``latency`` (seconds before every answer), ``logprobs`` (False: never
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import socket
 import threading
 import time
@@ -64,6 +70,7 @@ class Seen:
     at: float
     prompt: str
     fault: str | None = None
+    authorization: str | None = None
 
 
 @dataclass
@@ -198,7 +205,14 @@ class FakeOpenAIServer:
         rule = self._take_rule(prompt)
         with self._lock:
             self.requests.append(
-                Seen(request.url.path, body, time.monotonic(), prompt, rule and rule.kind)
+                Seen(
+                    request.url.path,
+                    body,
+                    time.monotonic(),
+                    prompt,
+                    rule and rule.kind,
+                    request.headers.get("authorization"),
+                )
             )
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -207,8 +221,7 @@ class FakeOpenAIServer:
             headers = {"Retry-After": rule.retry_after} if rule.retry_after is not None else {}
             return _error(429, "Rate limit reached", headers)
         if kind == "401":
-            token = request.headers.get("authorization", "").removeprefix("Bearer ")
-            return _error(401, f"Incorrect API key provided: {token}")
+            return _error(401, _echo_credentials(request.headers.get("authorization", "")))
         if kind in ("400", "500", "503"):
             return _error(int(kind), f"injected {kind}")
         if kind == "slow":
@@ -216,6 +229,16 @@ class FakeOpenAIServer:
         if kind == "malformed":
             return Response(
                 '{"id": "x", "choices": [{"index": 0, "mess', media_type="application/json"
+            )
+        if kind == "no_message":
+            return JSONResponse(
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body.get("model", "fake"),
+                    "choices": [{"index": 0, "finish_reason": "stop"}],
+                }
             )
         n = int(body.get("n") or 1)
         if n > 1 and self.n_mode == "reject":
@@ -236,7 +259,7 @@ class FakeOpenAIServer:
             choice: dict[str, Any] = {"index": c, "finish_reason": finish}
             lps = [-0.1 * (t + 1) for t in range(len(words))]
             if chat:
-                choice["message"] = {"role": "assistant", "content": text}
+                choice["message"] = {"role": "assistant", "content": _content(text, kind)}
                 choice["logprobs"] = (
                     {
                         "content": [
@@ -279,6 +302,34 @@ class FakeOpenAIServer:
                 "choices": choices,
             }
         )
+
+
+def _content(text: str, kind: str | None) -> str | list[dict[str, Any]]:
+    """A chat answer's ``content``: the text, or (faults ``parts`` / ``image_part``) parts."""
+    if kind == "parts":
+        words = text.split(" ")
+        return [
+            {"type": "text", "text": w if k == len(words) - 1 else f"{w} "}
+            for k, w in enumerate(words)
+        ]
+    if kind == "image_part":
+        return [
+            {"type": "text", "text": text},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        ]
+    return text
+
+
+def _echo_credentials(authorization: str) -> str:
+    """A 401 message that repeats the credentials it was sent (a careless server's)."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value).decode()
+        except (ValueError, UnicodeDecodeError):
+            decoded = "?"
+        return f"Invalid credentials {authorization!r} ({decoded})"
+    return f"Incorrect API key provided: {value or authorization}"
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from lmuq.backends import RetryPolicy
 from lmuq.backends.langchain import LangChainBackend, is_langchain_chat_model
@@ -215,3 +216,125 @@ def test_is_langchain_chat_model_and_type_errors():
     assert not is_langchain_chat_model(object())
     with pytest.raises(TypeError, match="BaseChatModel"):
         LangChainBackend(object())
+
+
+class KeyedChat(BaseChatModel):
+    """A provider model that keeps its credentials in fields (pydantic's ``SecretStr``, a
+    plain string named like a credential, a header, a URL's userinfo) and whose errors echo
+    them."""
+
+    api_key: SecretStr
+    session_token: str = ""
+    default_headers: dict = Field(default_factory=dict)
+    endpoint: str = ""
+
+    @property
+    def _llm_type(self) -> str:
+        return "keyed"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        raise NotImplementedError("async only")
+
+    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
+        raise PermissionError(
+            f"401: key {self.api_key.get_secret_value()} with token {self.session_token} "
+            f"and header {self.default_headers['X-Api-Key']} rejected by "
+            f"{urlsplit(self.endpoint).hostname} for password {urlsplit(self.endpoint).password}"
+        )
+
+
+def test_the_models_credentials_are_masked_in_every_recorded_error():
+    secrets = ["key-Aq3xV9mT2pL7", "tok-Wd8nR4cY6hK1", "hdr-Jf5sB2gU8eN3", "pw-Kc7vM1qZ"]
+    llm = KeyedChat(
+        api_key=SecretStr(secrets[0]),
+        session_token=secrets[1],
+        default_headers={"X-Api-Key": secrets[2]},
+        endpoint=f"http://bob:{secrets[3]}@host",
+    )
+    b = LangChainBackend(llm, retry=FAST)
+    out = b.generate(["q"], PARAMS, n=2)
+    for g in out[0]:
+        assert g.failed and "PermissionError" in g.error
+        assert g.error.count("***") == 4 and "rejected by host" in g.error
+        assert not any(secret in g.error for secret in secrets)
+    assert not any(secret in repr(b) for secret in secrets)
+
+
+class PartsChat(BaseChatModel):
+    """Answers with the content ``contents[prompt]``: a string or a list of parts."""
+
+    contents: dict = Field(default_factory=dict)
+    calls: dict = Field(default_factory=dict)
+
+    @property
+    def _llm_type(self) -> str:
+        return "parts"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        prompt = messages[-1].content
+        self.calls[prompt] = self.calls.get(prompt, 0) + 1
+        msg = AIMessage(content=self.contents[prompt])
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
+
+def test_content_parts_are_joined_and_a_non_text_part_fails_only_its_row():
+    llm = PartsChat(
+        contents={
+            "parts": [{"type": "text", "text": "Par"}, "is", {"type": "text", "text": "!"}],
+            "image": [
+                {"type": "text", "text": "Here:"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+            ],
+            "plain": "Rome",
+            "no text": [{"type": "text"}],  # unreadable, not unsupported
+        }
+    )
+    b = LangChainBackend(llm, retry=FAST)
+    out = b.generate(["parts", "image", "plain", "no text"], PARAMS)
+    assert out[0][0].text == "Paris!" and out[0][0].error is None
+    assert out[2][0].text == "Rome"
+    failed = out[1][0]
+    assert failed.failed and "unsupported_content after 1 attempt" in failed.error
+    assert "'image_url'" in failed.error
+    assert llm.calls["image"] == 1  # not retried
+    assert "malformed_response after 4 attempts" in out[3][0].error
+    assert "(type 'text') has no 'text' string" in out[3][0].error
+
+
+class UnreadableChat(BaseChatModel):
+    """Fails the way an OpenAI-compatible integration does on an answer it cannot read:
+    ``failures[prompt]`` lists the exceptions to raise before answering."""
+
+    failures: dict = Field(default_factory=dict)
+    calls: dict = Field(default_factory=dict)
+
+    @property
+    def _llm_type(self) -> str:
+        return "unreadable"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        prompt = messages[-1].content
+        self.calls[prompt] = self.calls.get(prompt, 0) + 1
+        pending = self.failures.get(prompt) or []
+        if pending:
+            raise pending.pop(0)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="ok"))])
+
+
+def test_a_provider_that_cannot_read_a_200_answer_gets_a_malformed_response_retried():
+    import json
+
+    bad_json = json.JSONDecodeError("Unterminated string", '{"choices": [{"mess', 14)
+    bad_json.response = type("Resp", (), {"status_code": 200, "headers": {}})()
+    llm = UnreadableChat(
+        failures={
+            "json": [bad_json],  # as langchain-openai raises it: the 200 response attached
+            "no message": [AttributeError("'NoneType' object has no attribute 'get'")],
+            "no choices": [KeyError("Response missing 'choices' key")],
+        }
+    )
+    b = LangChainBackend(llm, retry=FAST)
+    out = b.generate(["json", "no message", "no choices"], PARAMS)
+    assert [row[0].text for row in out] == ["ok"] * 3
+    assert b.stats.errors_by_reason == {"malformed_response": 3}
+    assert llm.calls == {"json": 2, "no message": 2, "no choices": 2}

@@ -5,6 +5,7 @@ refusals of ``n``."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
 import time
 from datetime import datetime, timedelta, timezone
@@ -19,6 +20,7 @@ from lmuq.backends import CANCELLED, ResultGrid, RetryPolicy
 from lmuq.backends.openai_compat import OpenAICompatibleBackend
 from lmuq.generation import generate_sample_sets
 from lmuq.scoring import score
+from lmuq.storage import generation_to_json
 from lmuq.types import SamplingParams
 from openai_server import FakeOpenAIServer
 
@@ -287,6 +289,60 @@ def test_the_api_key_is_never_shown(srv, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     from_env = _backend(srv)
     assert from_env._api_key.reveal() == secret and secret not in repr(from_env)
+
+
+def test_credentials_in_the_base_url_are_sent_but_never_shown_or_recorded(srv):
+    password = "pw-Zq8rT4vY1x"
+    url = srv.base_url.replace("http://", f"http://alice:{password}@")
+    b = OpenAICompatibleBackend(url, "fake", retry=FAST, timeout=2.0)
+    out = b.generate(["hello"], PARAMS)
+    assert out[0][0].error is None and out[0][0].text == "hello | s=10"
+    basic = base64.b64encode(f"alice:{password}".encode()).decode()
+    assert srv.requests[0].authorization == f"Basic {basic}"  # the userinfo is sent
+    assert b.display_url == srv.base_url.replace("http://", "http://***@")
+    assert b.base_url == b.display_url
+
+    srv.fail("401")  # echoes the Authorization header it got, and what it decodes to
+    failed = b.generate(["x"], PARAMS)[0][0]
+    assert "http_401" in failed.error and "***" in failed.error
+    shown = [
+        repr(b),
+        str(b),
+        repr(vars(b)),
+        b.name,
+        b.display_url,
+        repr(out),
+        repr(failed),
+        generation_to_json(failed),
+        generation_to_json(out[0][0]),
+    ]
+    for text in shown:
+        assert password not in text and basic not in text
+
+
+def test_content_parts_are_joined_and_a_non_text_part_fails_only_its_row(srv):
+    srv.fail("parts", match="split")
+    srv.fail("image_part", match="picture")
+    b = _backend(srv)
+    out = b.generate(["split me", "picture this", "plain"], PARAMS)
+    assert out[0][0].text == "split me | s=10" and out[0][0].error is None
+    assert out[0][0].tokens == ("split", "me", "|", "s=10")  # log-probs read as before
+    assert out[2][0].text == "plain | s=10"
+    failed = out[1][0]
+    assert failed.failed and "unsupported_content after 1 attempt" in failed.error
+    assert "'image_url'" in failed.error
+    assert srv.count("picture") == 1  # not retried
+    assert b.stats.failed_by_reason == {"unsupported_content": 1}
+
+
+def test_a_choice_without_a_message_is_a_malformed_response_and_retried(srv):
+    srv.fail("no_message", match="flaky", times=2)
+    srv.fail("no_message", match="broken", times=100)
+    b = _backend(srv)
+    out = b.generate(["flaky", "broken"], PARAMS)
+    assert out[0][0].text == "flaky | s=10"
+    assert "malformed_response after 4 attempts" in out[1][0].error
+    assert b.stats.errors_by_reason == {"malformed_response": 2 + 4}
 
 
 def test_bad_arguments_are_clear_errors(srv):

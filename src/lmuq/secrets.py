@@ -7,18 +7,20 @@
   settings.
 * :func:`redact_text` removes given secret strings (and anything that looks like a bearer
   token or a well-known key format) from free text such as provider error messages.
-* :func:`redact_url` drops the ``user:password@`` part of a URL.
+* :func:`redact_url` masks the ``user:password@`` part of a URL; :func:`url_credentials`
+  lists the secrets that part holds, in each form a server may echo them back.
 
 Every mask is :data:`MASK`.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 __all__ = [
     "MASK",
@@ -28,6 +30,8 @@ __all__ = [
     "redact_settings",
     "redact_text",
     "redact_url",
+    "url_credentials",
+    "url_without_userinfo",
 ]
 
 #: What a redacted value shows instead.
@@ -165,6 +169,32 @@ def url_without_userinfo(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
+def url_credentials(url: str) -> tuple[str, ...]:
+    """The secrets in the userinfo of ``url``, in each form a server may echo them: the
+    password as written and percent-decoded, ``user:password``, and its base64 (the
+    ``Basic`` credentials an HTTP client sends for it). A userinfo without a password is a
+    token: then the user name stands for the password. Empty for a URL without userinfo
+    (or one that cannot be parsed).
+
+    Pass them to :func:`redact_text` to scrub an error message about that URL.
+    """
+    if "@" not in url:
+        return ()
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return ()
+    if not user and not password:
+        return ()
+    found: list[str] = []
+    for decode in (str, unquote):
+        name, word = decode(user or ""), decode(password or "")
+        pair = f"{name}:{word}"
+        found += [word or name, pair, base64.b64encode(pair.encode()).decode()]
+    return tuple(dict.fromkeys(found))
+
+
 def redact_text(text: str, secrets: Iterable[str | Secret | None] = ()) -> str:
     """``text`` with each given secret (at least 4 characters) replaced by :data:`MASK`,
     credential-shaped substrings masked, and URL userinfo removed.
@@ -172,9 +202,9 @@ def redact_text(text: str, secrets: Iterable[str | Secret | None] = ()) -> str:
     Use it on every text that comes from a provider or an exception before keeping it.
     """
     out = text
-    for secret in secrets:
-        value = secret.reveal() if isinstance(secret, Secret) else secret
-        if value and len(value) >= 4:
-            out = out.replace(value, MASK)
+    values = (s.reveal() if isinstance(s, Secret) else s for s in secrets)
+    # Longest first: a secret that contains another is masked whole.
+    for value in sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True):
+        out = out.replace(value, MASK)
     out = _SECRET_VALUE.sub(MASK, out)
     return redact_url(out)

@@ -23,13 +23,19 @@ from lmuq.backends.base import (
     generate_options,
 )
 from lmuq.backends.call_stats import CallStats
-from lmuq.backends.classify import Failure, classify_exception, parse_retry_after
+from lmuq.backends.classify import (
+    Failure,
+    classify_exception,
+    classify_provider_exception,
+    parse_retry_after,
+)
 from lmuq.backends.errors import (
     BatchUnsupportedError,
     CallFailedError,
     MalformedResponseError,
     NotAttempted,
     TransientError,
+    UnsupportedContentError,
 )
 from lmuq.backends.fake import FakeBackend
 from lmuq.backends.rate_limit import RateLimiter
@@ -69,10 +75,12 @@ __all__ = [
     "SyncFromAsync",
     "TransformersBackend",
     "TransientError",
+    "UnsupportedContentError",
     "backend_name",
     "call_with_retries",
     "check_generate_args",
     "classify_exception",
+    "classify_provider_exception",
     "error_generation",
     "generate_options",
     "parse_retry_after",

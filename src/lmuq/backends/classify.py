@@ -5,7 +5,10 @@ transient (429, 5xx, timeouts, connection errors, malformed responses) and why. 
 the usual attributes (``status_code``, ``status``, ``response.status_code``,
 ``response.headers``/``headers``) and the usual class names (``RateLimitError``,
 ``APITimeoutError``, ``APIConnectionError``, ...), so it serves the ``openai`` client,
-``httpx`` and most LangChain providers alike.
+``httpx`` and most LangChain providers alike. A failure that carries a 2xx status is not an
+HTTP failure: the server answered, and what it said could not be read (a malformed
+response). :func:`classify_provider_exception` adds the one rule for code that reads the
+response itself (a LangChain integration): its data-shape errors are malformed responses.
 """
 
 from __future__ import annotations
@@ -18,9 +21,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from lmuq.backends.errors import MalformedResponseError, TransientError
+from lmuq.backends.errors import MalformedResponseError, TransientError, UnsupportedContentError
 
-__all__ = ["Failure", "RetryRules", "classify_exception", "parse_retry_after"]
+__all__ = [
+    "Failure",
+    "RetryRules",
+    "classify_exception",
+    "classify_provider_exception",
+    "parse_retry_after",
+]
 
 
 class RetryRules(Protocol):
@@ -120,6 +129,10 @@ _TIMEOUT_NAMES = ("timeout", "timedout", "deadline")
 _CONNECTION_NAMES = ("connection", "connecterror", "remoteprotocol", "networkerror", "readerror")
 _RATE_NAMES = ("ratelimit", "toomanyrequests", "throttl", "resourceexhausted")
 _SERVER_NAMES = ("internalserver", "serviceunavailable", "overloaded", "badgateway", "servererror")
+# What code reading a response raises when the response is not shaped as it expects.
+_DATA_SHAPE_ERRORS = (LookupError, AttributeError, TypeError, UnicodeDecodeError)
+_DECODE_NAMES = ("jsondecodeerror", "validationerror")
+_MALFORMED = "malformed_response"
 
 
 def _names(exc: BaseException) -> str:
@@ -129,18 +142,45 @@ def _names(exc: BaseException) -> str:
 def classify_exception(exc: BaseException, policy: RetryRules) -> Failure:
     """Judge one failed attempt: its reason label, and whether ``policy`` retries it.
 
-    Order: an explicit :class:`TransientError`; an HTTP status found on the exception or its
-    ``response``; timeouts; connection errors; class names that say rate limit / server
-    error; malformed JSON. Anything else (a 4xx that cannot succeed, a bug in the caller's
-    code) is not retried.
+    Order: an explicit :class:`TransientError` (retried) or
+    :class:`UnsupportedContentError` (not retried); an HTTP failure status (not 2xx) found on
+    the exception or its ``response``; timeouts; connection errors; a 2xx status or a JSON
+    decode error: the server answered but its answer cannot be read (``malformed_response``,
+    retried per ``policy.retry_malformed``); class names that say rate limit / server error.
+    Anything else (a 4xx that cannot succeed, a bug in the caller's code) is not retried.
     """
+    return _judge(exc, policy) or Failure(type(exc).__name__, False, _retry_after_of(exc))
+
+
+def classify_provider_exception(exc: BaseException, policy: RetryRules) -> Failure:
+    """:func:`classify_exception` for an exception raised by code that reads the response
+    itself (a LangChain integration): there, a data-shape error (``KeyError``,
+    ``IndexError``, ``AttributeError``, ``TypeError``, a decode or validation error) is an
+    answer it could not read, so a ``malformed_response`` (retried per
+    ``policy.retry_malformed``), as a choice without its ``message`` is. Other exceptions
+    are judged as :func:`classify_exception` judges them.
+    """
+    failure = _judge(exc, policy)
+    if failure is not None:
+        return failure
+    retry_after = _retry_after_of(exc)
+    if isinstance(exc, _DATA_SHAPE_ERRORS) or any(n in _names(exc) for n in _DECODE_NAMES):
+        return Failure(_MALFORMED, policy.retry_malformed, retry_after)
+    return Failure(type(exc).__name__, False, retry_after)
+
+
+def _judge(exc: BaseException, policy: RetryRules) -> Failure | None:
+    """The judgement of every rule :func:`classify_exception` knows; None: none applies."""
     retry_after = _retry_after_of(exc)
     if isinstance(exc, MalformedResponseError):
         return Failure(exc.reason, policy.retry_malformed, retry_after)
     if isinstance(exc, TransientError):
         return Failure(exc.reason, True, retry_after)
+    if isinstance(exc, UnsupportedContentError):
+        return Failure(exc.reason, False, retry_after)
     status = _status_of(exc)
-    if status is not None:
+    answered = status is not None and 200 <= status <= 299
+    if status is not None and not answered:
         return Failure(f"http_{status}", policy.retries_status(status), retry_after, status)
     names = _names(exc)
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or any(
@@ -149,10 +189,11 @@ def classify_exception(exc: BaseException, policy: RetryRules) -> Failure:
         return Failure("timeout", policy.retry_timeouts, retry_after)
     if isinstance(exc, ConnectionError) or any(n in names for n in _CONNECTION_NAMES):
         return Failure("connection", policy.retry_connection_errors, retry_after)
+    if answered or "jsondecodeerror" in names:
+        # The server answered (2xx), but what it sent cannot be read: never "http_200".
+        return Failure(_MALFORMED, policy.retry_malformed, retry_after)
     if any(n in names for n in _RATE_NAMES):
         return Failure("rate_limited", policy.retries_status(429), retry_after, 429)
     if any(n in names for n in _SERVER_NAMES):
         return Failure("server_error", policy.retries_status(500), retry_after, 500)
-    if "jsondecodeerror" in names:
-        return Failure("malformed_response", policy.retry_malformed, retry_after)
-    return Failure(type(exc).__name__, False, retry_after)
+    return None

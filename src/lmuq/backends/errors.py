@@ -3,6 +3,8 @@
 * :class:`TransientError` says "this may succeed if tried again" (the retry policy retries
   it); :class:`MalformedResponseError` is the transient failure of a response that cannot
   be read.
+* :class:`UnsupportedContentError` says the answer holds content that is not text (an
+  image, audio, a refusal part): that call fails on its own row, and is not retried.
 * :class:`NotAttempted` withdraws an attempt before anything was sent.
 * :class:`BatchUnsupportedError` says a call covering several samples is refused by the
   server; the runner then draws those samples one call each.
@@ -17,6 +19,7 @@ __all__ = [
     "MalformedResponseError",
     "NotAttempted",
     "TransientError",
+    "UnsupportedContentError",
 ]
 
 
@@ -41,6 +44,23 @@ class MalformedResponseError(TransientError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, reason="malformed_response")
+
+
+class UnsupportedContentError(Exception):
+    """The answer's content has a part that is not text (an image, audio, a refusal, ...).
+
+    Attributes:
+        part_type: the part's ``type`` (``"image_url"``, ...).
+    """
+
+    reason = "unsupported_content"
+
+    def __init__(self, part_type: str) -> None:
+        super().__init__(
+            f"the answer's content has a part of type {part_type!r}; lmuq reads text parts "
+            "only (ask the model for a text answer)"
+        )
+        self.part_type = part_type
 
 
 class NotAttempted(Exception):

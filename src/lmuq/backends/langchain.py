@@ -5,20 +5,29 @@ and leaves them changed): per-call settings go to a copy (``model_copy(update=..
 the model has those fields, else through ``bind``. Calls run on the shared
 :class:`~lmuq.backends.runner.GenerationRunner`: bounded concurrency, a non-blocking
 ``max_calls_per_min`` token bucket, a per-call timeout, and retries with backoff on provider
-exceptions that look transient (rate limits, timeouts, connection errors, 5xx statuses:
-see :func:`~lmuq.backends.classify.classify_exception`); any other exception is not
+exceptions that look transient (rate limits, timeouts, connection errors, 5xx statuses)
+and on answers the integration could not read (a 200 with bad JSON, a choice without its
+message: the data-shape errors it raises are malformed responses, see
+:func:`~lmuq.backends.classify.classify_provider_exception`); any other exception is not
 retried. A call that still fails becomes a :class:`Generation` with ``error`` set on its own
-row. Log-probs are read from ``response_metadata["logprobs"]`` when the provider returns
-them (OpenAI's chat or completions format).
+row, its message scrubbed of every credential the model holds (see
+:class:`LangChainBackend`). A message whose content is a list of parts has its text parts
+joined; a part that is not text fails that call's row
+(:class:`~lmuq.backends.errors.UnsupportedContentError`, not retried). Log-probs are read
+from ``response_metadata["logprobs"]`` when the provider returns them (OpenAI's chat or
+completions format).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lmuq.backends.base import GenOptions, Prompts, check_generate_args, generate_options
 from lmuq.backends.call_stats import CallStats
+from lmuq.backends.classify import classify_provider_exception
 from lmuq.backends.openai_format import (
+    content_text,
     map_finish_reason,
     parse_chat_logprobs,
     parse_completion_logprobs,
@@ -27,12 +36,13 @@ from lmuq.backends.retry import RetryPolicy
 from lmuq.backends.runner import CallJob, GenerationRunner
 from lmuq.backends.sync import SyncFromAsync
 from lmuq.extras import require
+from lmuq.secrets import Secret, is_secret_key, redact_text, url_credentials
 from lmuq.types import Generation, SamplingParams
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["LangChainBackend", "is_langchain_chat_model"]
+__all__ = ["LangChainBackend", "is_langchain_chat_model", "model_credentials"]
 
 
 def is_langchain_chat_model(obj: Any) -> bool:
@@ -47,13 +57,24 @@ def is_langchain_chat_model(obj: Any) -> bool:
 class LangChainBackend(SyncFromAsync):
     """Generate with a LangChain chat model.
 
+    A recorded error (a provider's message may echo the key it was sent) is scrubbed of the
+    model's credentials: the values of its ``SecretStr`` fields (``openai_api_key``,
+    ``api_key``, ...), of any field whose name says it holds a credential (see
+    :func:`~lmuq.secrets.is_secret_key`, also inside mappings such as ``default_headers``),
+    the userinfo of any URL in its fields, and anything shaped like a credential (see
+    :func:`~lmuq.secrets.redact_text`). A key the model only gets from a callable at call
+    time is masked only when it has such a shape.
+
     Args:
         model: a ``langchain_core`` ``BaseChatModel``; never modified.
         system_prompt: sent as a system message before each prompt (None: none).
         max_concurrency: calls in flight at once.
         max_calls_per_min: sustained call rate (None: unlimited), never blocking the loop.
         timeout: seconds per attempt (None: no limit).
-        retry: the :class:`RetryPolicy` (default: 4 retries with backoff and jitter).
+        retry: the :class:`RetryPolicy` (default: 4 retries with backoff and jitter). A
+            ``KeyError`` / ``IndexError`` / ``AttributeError`` / ``TypeError`` from the model
+            counts as an answer it could not read, retried per ``retry_malformed`` (also when
+            it is a bug in a custom model: set ``retry_malformed=False`` to fail at once).
         logprobs: ask the provider for log-probs. ``None`` (default) asks only models that
             have a ``logprobs`` field (e.g. ``ChatOpenAI``), through a copy of the model.
         top_logprobs: alternatives per token asked for alongside ``logprobs``.
@@ -101,6 +122,8 @@ class LangChainBackend(SyncFromAsync):
             max_calls_per_min=max_calls_per_min,
             retry=retry,
             timeout=timeout,
+            classify=classify_provider_exception,
+            redact=self._redact,
         )
 
     @property
@@ -123,6 +146,9 @@ class LangChainBackend(SyncFromAsync):
     def stats(self) -> CallStats:
         """Counters over every call this backend has made (attempts, retries, failures)."""
         return self.runner.stats
+
+    def _redact(self, text: str) -> str:
+        return redact_text(text, model_credentials(self.model))
 
     def _configured(self, params: SamplingParams, n: int = 1) -> Any:
         """The model with this call's settings, as a copy or a binding (never in place)."""
@@ -175,8 +201,40 @@ class LangChainBackend(SyncFromAsync):
         )
 
 
+def model_credentials(model: Any) -> tuple[Secret, ...]:
+    """Every credential a (pydantic) chat model holds in its fields, each as a
+    :class:`~lmuq.secrets.Secret`: ``SecretStr`` values, strings under a field or mapping key
+    named like a credential, and the secrets in URLs' userinfo."""
+    found: list[str] = []
+    for name, info in getattr(type(model), "model_fields", {}).items():
+        named = is_secret_key(name) or is_secret_key(getattr(info, "alias", None) or "")
+        _collect_credentials(getattr(model, name, None), named, found)
+    return tuple(Secret(v) for v in dict.fromkeys(found))
+
+
+def _collect_credentials(value: Any, named: bool, found: list[str], depth: int = 0) -> None:
+    reveal = getattr(value, "get_secret_value", None)  # pydantic's SecretStr / SecretBytes
+    if callable(reveal):
+        value, named = reveal(), True
+    elif isinstance(value, Secret):
+        value, named = value.reveal(), True
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    if isinstance(value, str):
+        if named:
+            # "Bearer <token>": the token is echoed alone as often as the whole value.
+            found.extend([value, value.split()[-1]] if value.strip() else [])
+        found.extend(url_credentials(value))
+    elif depth < 4 and isinstance(value, Mapping):
+        for key, item in value.items():
+            _collect_credentials(item, named or is_secret_key(str(key)), found, depth + 1)
+    elif depth < 4 and isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _collect_credentials(item, named, found, depth + 1)
+
+
 def _to_generation(msg: Any, params: SamplingParams, top_k: int | None) -> Generation:
-    content = msg.content if isinstance(msg.content, str) else str(msg.content)
+    content = content_text(msg.content)
     meta = getattr(msg, "response_metadata", None) or {}
     logprobs = tokens = top = None
     lp = meta.get("logprobs")

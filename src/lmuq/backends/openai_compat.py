@@ -21,7 +21,10 @@ samples in one call. When the server rejects such a call (400/422) or returns fe
 choices, the missing samples are drawn one call each; with ``use_n="auto"`` later calls stop
 sending ``n`` once the server ignored it or its refusal named ``n`` (or "choice").
 
-The response format is read by :mod:`lmuq.backends.openai_format`.
+The response format is read by :mod:`lmuq.backends.openai_format`: message content sent as
+a list of parts has its text parts joined; a part that is not text (an image, audio) fails
+the call on its rows with :class:`~lmuq.backends.errors.UnsupportedContentError`, not
+retried.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from lmuq.backends.retry import RetryPolicy
 from lmuq.backends.runner import CallJob, GenerationRunner
 from lmuq.backends.sync import SyncFromAsync
 from lmuq.extras import require
-from lmuq.secrets import Secret, redact_text
+from lmuq.secrets import Secret, redact_text, redact_url, url_credentials
 from lmuq.types import Generation, SamplingParams
 
 if TYPE_CHECKING:
@@ -60,7 +63,10 @@ class OpenAICompatibleBackend(SyncFromAsync):
 
     Args:
         base_url: the API root, e.g. ``"http://127.0.0.1:8000/v1"`` (None: the ``openai``
-            client's default, i.e. ``$OPENAI_BASE_URL`` or OpenAI itself).
+            client's default, i.e. ``$OPENAI_BASE_URL`` or OpenAI itself). Credentials in it
+            (``http://user:password@host/v1``) are sent as HTTP basic auth (in place of the
+            bearer key) and never shown: :attr:`display_url` is the URL with them masked,
+            and recorded errors are scrubbed of them.
         model: the model name the server expects.
         api_key: the key; None reads ``$OPENAI_API_KEY``, and local servers that need none
             get a placeholder. Never shown in ``repr``, logs or recorded errors.
@@ -120,7 +126,11 @@ class OpenAICompatibleBackend(SyncFromAsync):
             raise ValueError(f"max_n must be an int >= 1, got {max_n!r}")
         if client is None:
             require("openai", "openai", "OpenAI-compatible servers")
-        self.base_url = base_url
+        self._base_url = Secret(base_url)
+        url = base_url if base_url is not None else os.environ.get("OPENAI_BASE_URL", "")
+        self._url_secrets = tuple(Secret(v) for v in url_credentials(url))
+        #: ``base_url`` with its userinfo masked (``http://***@host/v1``): what to show.
+        self.display_url = None if base_url is None else redact_url(base_url)
         self.model = model
         self.mode: Mode = mode
         self.system_prompt = system_prompt
@@ -145,7 +155,7 @@ class OpenAICompatibleBackend(SyncFromAsync):
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r}, "
+            f"{type(self).__name__}(base_url={self.display_url!r}, model={self.model!r}, "
             f"mode={self.mode!r}, api_key={self._api_key!r}, "
             f"max_concurrency={self.runner.max_concurrency}, "
             f"max_calls_per_min={self.runner.max_calls_per_min!r})"
@@ -154,6 +164,11 @@ class OpenAICompatibleBackend(SyncFromAsync):
     @property
     def name(self) -> str:
         return self.model
+
+    @property
+    def base_url(self) -> str | None:
+        """The same as :attr:`display_url`: the credentials in the URL are only sent."""
+        return self.display_url
 
     @property
     def stats(self) -> CallStats:
@@ -166,7 +181,7 @@ class OpenAICompatibleBackend(SyncFromAsync):
         return self._n_supported
 
     def _redact(self, text: str) -> str:
-        return redact_text(text, [self._api_key])
+        return redact_text(text, [self._api_key, *self._url_secrets])
 
     def _make_client(self) -> Any:
         """A fresh ``AsyncOpenAI`` for one run (an async client belongs to one event loop).
@@ -181,7 +196,7 @@ class OpenAICompatibleBackend(SyncFromAsync):
             kwargs["http_client"] = http_client(verify=_ssl_context())
         return openai.AsyncOpenAI(
             api_key=self._api_key.reveal() or "not-needed",
-            base_url=self.base_url,
+            base_url=self._base_url.reveal(),
             max_retries=0,
             # A little above ours, so that lmuq's timeout is the one that fires and counts.
             timeout=None if self.timeout is None else self.timeout + 5.0,

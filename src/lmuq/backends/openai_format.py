@@ -1,7 +1,8 @@
 """Reading the OpenAI response format (chat and completions), from objects or plain dicts.
 
 The OpenAI-compatible, LangChain and llama.cpp backends all receive this format; these
-readers turn one ``choice`` into a :class:`~lmuq.types.Generation`.
+readers turn one ``choice`` into a :class:`~lmuq.types.Generation`, and
+:func:`content_text` reads a message's content, a string or a list of parts.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from lmuq.backends.errors import UnsupportedContentError
 from lmuq.types import Generation, SamplingParams
 
 __all__ = [
+    "content_text",
     "field_of",
     "map_finish_reason",
     "parse_chat_choice",
@@ -47,6 +50,36 @@ def field_of(obj: Any, name: str) -> Any:
     if isinstance(obj, dict):
         return obj.get(name)
     return getattr(obj, name, None)
+
+
+def content_text(content: Any) -> str:
+    """A message's content as text: a string as it is, None as ``""``, a list of parts
+    (OpenAI's ``[{"type": "text", "text": ...}]``, LangChain's content blocks, plain strings)
+    joined in order.
+
+    Raises:
+        UnsupportedContentError: for a part that is not text (an image, audio, a refusal),
+            naming its type.
+    """
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, (list, tuple)):
+        raise TypeError(f"message content is a {type(content).__name__}, not text or parts")
+    texts = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        kind = field_of(part, "type")
+        if kind not in ("text", None):
+            raise UnsupportedContentError(str(kind))
+        text = field_of(part, "text")
+        if not isinstance(text, str):
+            raise TypeError(f"a content part (type {kind!r}) has no 'text' string")
+        texts.append(text)
+    return "".join(texts)
 
 
 def _logprob(value: Any) -> float:
@@ -108,12 +141,16 @@ def parse_completion_logprobs(
 def parse_chat_choice(
     choice: Any, params: SamplingParams | None, top_k: int | None = None
 ) -> Generation:
-    """One chat ``choice`` (object or dict) -> :class:`Generation`."""
+    """One chat ``choice`` (object or dict) -> :class:`Generation`.
+
+    Raises:
+        KeyError: for a choice without its ``message``.
+        UnsupportedContentError: for content with a part that is not text.
+    """
     message = field_of(choice, "message")
     if message is None:
         raise KeyError("choice has no 'message'")
-    content = field_of(message, "content")
-    text = content if isinstance(content, str) else ("" if content is None else str(content))
+    text = content_text(field_of(message, "content"))
     values, tokens, top = parse_chat_logprobs(field_of(choice, "logprobs"), top_k)
     return Generation(
         text=text,
