@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 
 from lmuq import BlackBoxUQ
@@ -42,16 +41,19 @@ def srv(server):
 
 def _chat(srv):
     """A ChatOpenAI on the fake server, with the SDK's own retries off (lmuq's RetryPolicy
-    is the one counted) and a client that keeps no idle connection: each sync call runs on
-    a fresh event loop, and an async connection pooled on one loop breaks on the next."""
-    no_pool = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0))
+    is the one counted) and its default pooled async client."""
     return langchain_openai.ChatOpenAI(
-        base_url=srv.base_url,
-        api_key=SECRET,
-        model="fake",
-        max_retries=0,
-        http_async_client=no_pool,
+        base_url=srv.base_url, api_key=SECRET, model="fake", max_retries=0
     )
+
+
+def test_one_chat_model_serves_many_sync_calls(srv):
+    # Its async client pools connections bound to the loop that opened them; a fresh loop
+    # per sync call failed every second call with "Event loop is closed".
+    b = LangChainBackend(_chat(srv), retry=FAST)
+    for _ in range(4):
+        rows = b.generate(["hello", "again"], SamplingParams(max_new_tokens=4), n=2)
+        assert [[g.error for g in row] for row in rows] == [[None, None], [None, None]]
 
 
 def test_an_echoed_api_key_appears_nowhere_a_langchain_run_keeps_or_shows(srv, tmp_path, recwarn):
