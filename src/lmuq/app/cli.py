@@ -318,13 +318,25 @@ def _print_result(result: Any) -> None:
     default="",
     help="prefix for every field scoring adds (when input fields have those names)",
 )
+@click.option(
+    "--policy",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="apply a trust policy (`lmuq calibrate`): its scorers and scoring options, then "
+    "its confidence and decision in an 'lmuq' field (--scorers and the scoring flags are "
+    "then the policy's)",
+)
 @click.option("--no-progress", is_flag=True, help="hide the progress bar")
-def score_command(**o: Any) -> int:
+@click.pass_context
+def score_command(ctx: click.Context, **o: Any) -> int:
     """Score responses from a JSONL file (no generation). Each line:
     {"prompt", "response", "sampled_responses": [...], optional "logprobs",
-    "sampled_logprobs"}; the output keeps every field and adds one per scorer."""
+    "sampled_logprobs"} (or a nested line of a run folder's results.jsonl / an `lmuq
+    export`); the output keeps every field and adds one per scorer."""
     from lmuq.app.score_file import score_jsonl
 
+    if o["policy"] is not None:
+        return _score_with_policy(ctx, o)
     scorers = [n.strip() for n in o["scorers"].split(",") if n.strip()]
     _check_score_scorers(scorers, o["nli_model"], o["equivalence"])
     with _user_errors():
@@ -343,6 +355,40 @@ def score_command(**o: Any) -> int:
         )
     click.echo(
         f"Scored {summary.rows} rows with {', '.join(summary.scorers)} "
+        f"({summary.rows_with_errors} with undefined scores) -> {summary.output}"
+    )
+    return 0
+
+
+def _score_with_policy(ctx: click.Context, o: dict[str, Any]) -> int:
+    from click.core import ParameterSource
+
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ("scorers", "nli_model", "equivalence", "lenient", "condition_on_question")
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise _error(
+            f"{', '.join(given)} cannot be combined with --policy: the policy fixes its "
+            "scorers and scoring options (drop them, or drop --policy)"
+        )
+    if o["use_best"] or o["prefix"]:
+        raise _error("--use-best and --prefix cannot be combined with --policy")
+    with _user_errors():
+        from lmuq.app.score_file import score_jsonl_with_policy
+        from lmuq.evaluation.policy import load_policy
+
+        policy = load_policy(o["policy"])
+        summary = score_jsonl_with_policy(
+            o["input"],
+            o["out"],
+            policy,
+            chunk_size=o["chunk_size"],
+            progress=not o["no_progress"],
+        )
+    click.echo(
+        f"Applied policy {policy.id} ({', '.join(policy.scorers)}) to {summary.rows} rows "
         f"({summary.rows_with_errors} with undefined scores) -> {summary.output}"
     )
     return 0
@@ -370,6 +416,88 @@ def _check_score_scorers(scorers: list[str], nli_model: str | None, equivalence:
             "microsoft/deberta-large-mnli), or for the semantic scorers "
             "--equivalence normalized_match | numeric | embedding"
         )
+
+
+# --------------------------------------------------------------------------- calibrate
+
+
+@cli.command("calibrate")
+@click.argument("source", type=click.Path())
+@click.option(
+    "-o", "--out", required=True, type=click.Path(dir_okay=False), help="the policy file (JSON)"
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    default=0.1,
+    help="target for P(an answer is accepted and wrong)",
+)
+@click.option("--calibrator", type=click.Choice(["platt", "isotonic"]), default="platt")
+@click.option(
+    "--scorers",
+    default="auto",
+    metavar="auto|NAME[,NAME...]",
+    help="score columns to combine; auto: the answer-only and the sample-based scorer with "
+    "the best AUROC on the fit split",
+)
+@click.option("--run", default=None, help="the run in a store  [default: its only run]")
+@click.option(
+    "--fit-fraction",
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    default=0.5,
+    help="share of the non-holdout rows that fit weights and calibrator; the rest set the "
+    "threshold",
+)
+@click.option(
+    "--holdout",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.2,
+    help="share of the rows kept out to check the guarantee (0: use every row)",
+)
+@click.option("--seed", type=int, default=0, help="seed of the split")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=2,
+    help="samples drawn per step of adaptive sampling",
+)
+@click.option(
+    "--equivalence",
+    type=click.Choice(EQUIVALENCES),
+    default=None,
+    help="semantic clustering of the scores  [default: the run's; normalized_match for a store]",
+)
+@click.option("--nli-model", default=None, metavar="PATH_OR_HUB_ID", help="the run's NLI model")
+def calibrate_command(**o: Any) -> int:
+    """Fit a trust policy on a graded run (a `lmuq demo` / `lmuq run` folder, or a --store
+    file): scorers, ensemble weights, a calibrator and the acceptance threshold of conformal
+    risk control at --alpha, saved as JSON for `lmuq serve` and `lmuq score --policy`."""
+    from lmuq.app.calibrate import calibrate_run, describe_policy
+
+    scorers = None
+    if o["scorers"].strip() != "auto":
+        scorers = [n.strip() for n in o["scorers"].split(",") if n.strip()]
+        if not scorers:
+            raise _error("--scorers is empty: name at least one, or pass auto")
+    with _user_errors():
+        policy = calibrate_run(
+            o["source"],
+            o["out"],
+            alpha=o["alpha"],
+            calibrator=o["calibrator"],
+            scorers=scorers,
+            run=o["run"],
+            fit_fraction=o["fit_fraction"],
+            holdout=o["holdout"],
+            seed=o["seed"],
+            batch_size=o["batch_size"],
+            equivalence=o["equivalence"],
+            nli_model=o["nli_model"],
+        )
+    for line in describe_policy(policy):
+        click.echo(line)
+    click.echo(f"Policy written: {o['out']}")
+    return 0
 
 
 # --------------------------------------------------------------------------- report

@@ -18,6 +18,7 @@ from lmuq.evaluation.metrics import (
     auroc,
     prr,
 )
+from lmuq.evaluation.policy import TrustPolicy, fit_policy, load_policy
 from lmuq.evaluation.tuning import Tuner, ensemble_scores, precision_recall_f1
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "IsotonicCalibrator",
     "MetricWarning",
     "PlattCalibrator",
+    "TrustPolicy",
     "Tuner",
     "accuracy_rejection_curve",
     "auarc",
@@ -36,6 +38,8 @@ __all__ = [
     "ensemble_scores",
     "expected_calibration_error",
     "filtered_accuracy",
+    "fit_policy",
+    "load_policy",
     "maximum_calibration_error",
     "precision_recall_f1",
     "prr",
