@@ -3,17 +3,29 @@
 Single-generation scorers read the answer's token log-probs (and top-k log-probs); sample
 scorers read the sampled responses' log-probs. Names of the single-generation scorers match
 UQLM's white-box scorers so ported code finds the same columns.
+
+Some white-box methods also read a model through the context: semantic density and CCP an
+NLI model, CoCoA and SAR a text similarity (``ScoringContext.similarity``: sentence
+embeddings or NLI), CCP the text of the top-k alternatives (``ScoringContext.decode_token``).
+:data:`MODEL_FREE` names the scorers that need nothing but the generations (what
+``WhiteBoxUQ`` runs by default). These scorers judge the original answer; ``use_best`` does
+not apply to them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+import numpy as np
+
+from lmuq.scoring.context import ScoringContext
+from lmuq.scoring.functional import similarity as SimF
 from lmuq.scoring.functional import whitebox as F
 from lmuq.scoring.spec import ScorerSpec, ScoreValue
-from lmuq.types import SampleSet
+from lmuq.types import Generation, SampleSet, check_logprobs
 
-__all__ = ["SPECS", "WHITEBOX_SCORERS"]
+__all__ = ["MODEL_FREE", "SIMILARITY_SCORERS", "SPECS", "WHITEBOX_SCORERS"]
 
 _INF = math.inf
 
@@ -93,6 +105,89 @@ def _pe_renormalized(ss: SampleSet, ctx: object = None) -> ScoreValue:
 
 def _monte_carlo_probability(ss: SampleSet, ctx: object = None) -> ScoreValue:
     return ScoreValue(F.monte_carlo_sequence_probability(_sample_lps(ss)))
+
+
+# ------------------------------------------------- scorers that also read a model or decoder
+
+
+def _need_samples(ss: SampleSet, scorer: str) -> list[Generation]:
+    if not ss.samples:
+        raise ValueError(f"{scorer} needs at least one sampled response")
+    return ss.samples
+
+
+def _tokens(gen: Generation, what: str) -> tuple[str, ...]:
+    """The generation's token strings, aligned with its log-probs."""
+    lp = check_logprobs(gen.logprobs, what)
+    if gen.tokens is None:
+        raise ValueError(
+            f"{what} has no token strings; this scorer needs them (generate with a backend "
+            "that records tokens, e.g. the transformers or an OpenAI-compatible backend)"
+        )
+    if len(gen.tokens) != lp.size:
+        raise ValueError(f"{what} has {len(gen.tokens)} token strings but {lp.size} log-probs")
+    return gen.tokens
+
+
+def _leave_one_out(tokens: Sequence[str]) -> list[tuple[str, str]]:
+    """(s, s with token i left out) for each token i; s is the tokens joined."""
+    full = "".join(tokens)
+    return [(full, "".join(tokens[:i]) + "".join(tokens[i + 1 :])) for i in range(len(tokens))]
+
+
+def _embeddings(ctx: ScoringContext, texts: list[str]) -> dict[str, np.ndarray]:
+    if ctx.embedder is None:
+        raise ValueError(
+            "this scorer needs a sentence embedder (similarity='embedding'), and none is "
+            "configured: pass embedder= / sentence_transformer=, or choose similarity='nli'"
+        )
+    unique = list(dict.fromkeys(texts))
+    emb = np.asarray(ctx.embedder.encode(unique), dtype=np.float64).reshape(len(unique), -1)
+    return dict(zip(unique, emb, strict=True))
+
+
+def _similarities(ss: SampleSet, ctx: ScoringContext, pairs: list[tuple[str, str]]) -> np.ndarray:
+    """s(a, b) ∈ [0, 1] for each pair, by ``ctx.similarity``; identical texts score 1."""
+    if ctx.similarity == "nli":
+        view = ctx.view(ss)
+        view.prefetch([*pairs, *((b, a) for a, b in pairs)])
+        fwd = np.array([view(a, b) for a, b in pairs]).reshape(len(pairs), 3)
+        bwd = np.array([view(b, a) for a, b in pairs]).reshape(len(pairs), 3)
+        sims = SimF.nli_similarity(fwd, bwd)
+    else:
+        rows = _embeddings(ctx, [t for pair in pairs for t in pair])
+        left = np.array([rows[a] for a, _ in pairs]).reshape(len(pairs), -1)
+        right = np.array([rows[b] for _, b in pairs]).reshape(len(pairs), -1)
+        sims = SimF.clipped_cosine(left, right)
+    same = np.array([a == b for a, b in pairs], dtype=bool)
+    return np.where(same, 1.0, sims)
+
+
+def _wb(
+    name,
+    needs,
+    compute,
+    conf_map,
+    ref,
+    summary,
+    raw=(),
+    raw_dir="confidence",
+    raw_range=(0.0, 1.0),
+    embeds=None,
+):
+    return ScorerSpec(
+        family="white-box",
+        name=name,
+        needs=frozenset(needs),
+        raw_direction=raw_dir,
+        raw_range=raw_range,
+        raw_columns=tuple(raw),
+        compute=compute,
+        confidence_map=conf_map,
+        reference=ref,
+        summary=summary,
+        embeds=embeds,
+    )
 
 
 SPECS = [
@@ -219,3 +314,13 @@ SPECS = [
 ]
 
 WHITEBOX_SCORERS: dict[str, ScorerSpec] = {s.name: s for s in SPECS}
+
+#: What a scorer may read besides the generations: a model, or the token decoder.
+_MODELS = frozenset({"nli", "embeddings", "bertscore", "bleurt", "judge", "token_decoder"})
+#: White-box scorers that need nothing but the generations' log-probs.
+MODEL_FREE = frozenset(s.name for s in SPECS if s.needs.isdisjoint(_MODELS))
+#: Scorers whose text similarity is ``ScoringContext.similarity`` (declared with the default,
+#: ``"embeddings"``; with ``similarity="nli"`` they read the NLI model instead).
+SIMILARITY_SCORERS = frozenset(
+    {"cocoa_msp", "cocoa_ppl", "cocoa_entropy", "token_sar", "sentence_sar", "sar"}
+)
