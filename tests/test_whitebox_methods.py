@@ -13,9 +13,11 @@ import math
 import numpy as np
 import pytest
 
-from lmuq.scoring import ScoringContext
+from lmuq.scoring import ScoringContext, score
+from lmuq.scoring.functional import semantic_density as SDF
 from lmuq.scoring.functional import similarity as SimF
 from lmuq.statistics.nli_cache import CachedNLI
+from lmuq.types import Generation, SampleSet
 from nli_fakes import TableNLI
 
 LOG = math.log
@@ -75,3 +77,56 @@ def test_context_validates_the_new_options():
         ScoringContext(similarity="cross-encoder")
     with pytest.raises(TypeError, match="decode_token"):
         ScoringContext(decode_token="tokenizer")
+
+
+# ===================================================================== semantic density
+
+
+def test_semantic_kernel_by_hand():
+    # K = 1 − (p_c + p_n / 2)
+    # ENT (0.8, 0.15, 0.05): 1 − (0.05 + 0.075) = 0.875
+    # NEU (0.1, 0.8, 0.1):   1 − (0.1 + 0.4)    = 0.5
+    # CON (0.05, 0.05, 0.9): 1 − (0.9 + 0.025)  = 0.075
+    assert SDF.semantic_kernel([ENT, NEU, CON]) == pytest.approx([0.875, 0.5, 0.075])
+    # pure entailment 1, pure neutral ½ (distance √2/2, squared ½), pure contradiction 0
+    assert SDF.semantic_kernel([(1, 0, 0), (0, 1, 0), (0, 0, 1)]) == pytest.approx([1, 0.5, 0])
+
+
+def test_semantic_density_function_by_hand():
+    # weights p̃ = 0.5, 0.25, 0.25 (sum 1): 0.5·0.875 + 0.25·0.5 + 0.25·0.075
+    #   = 0.4375 + 0.125 + 0.01875 = 0.58125
+    ll = [LOG(0.5), LOG(0.25), LOG(0.25)]
+    assert SDF.semantic_density([ENT, NEU, CON], ll) == approx(0.58125)
+    # the weights are a softmax: −900 nats each (linear space would underflow) changes nothing
+    assert SDF.semantic_density([ENT, NEU, CON], np.array(ll) - 900) == approx(0.58125)
+    with pytest.raises(ValueError, match="log_likelihoods"):
+        SDF.semantic_density([ENT], [LOG(0.5), LOG(0.5)])
+    with pytest.raises(ValueError, match="sum to 1"):
+        SDF.semantic_density([(0.5, 0.5, 0.5)], [0.0])
+    with pytest.raises(ValueError, match="probability 0"):
+        SDF.semantic_density([ENT], [-math.inf])
+
+
+def test_semantic_density_scorer_uses_unique_samples_and_forward_nli():
+    answer = Generation("A", logprobs=[LOG(0.9)])
+    samples = [
+        Generation("B", logprobs=[LOG(0.5), LOG(0.5)]),  # ℓ/L = log 0.5
+        Generation("C", logprobs=[LOG(0.25)]),  # ℓ/L = log 0.25
+        Generation("B", logprobs=[LOG(0.5), LOG(0.5)]),  # a duplicate: not a new reference
+        Generation("D", logprobs=[LOG(0.0625), 0.0]),  # ℓ/L = log(0.0625)/2 = log 0.25
+    ]
+    ss = SampleSet("Q?", answer, samples)
+    # only the forward pairs (premise = the answer) exist in the table
+    ctx = nli_ctx({("A", "B"): ENT, ("A", "C"): NEU, ("A", "D"): CON})
+    res = score([ss], ["semantic_density"], ctx)
+    # as in the function test: 0.58125. Counting the duplicate B (as UQLM does) would give
+    # (2·0.5·0.875 + 0.25·0.5 + 0.25·0.075) / 1.5 = 1.01875 / 1.5 ≈ 0.679.
+    assert res.columns["semantic_density"] == [approx(0.58125)]
+    assert ctx.nli.model.pairs_run == 3
+
+
+def test_semantic_density_of_an_answer_repeated_by_every_sample_is_one():
+    # identical texts entail each other without the NLI model: K = 1 for every reference
+    ss = SampleSet("Q?", Generation("A"), [Generation("A", logprobs=[LOG(0.3)])])
+    res = score([ss], ["semantic_density"], nli_ctx({}))
+    assert res.columns["semantic_density"] == [1.0]

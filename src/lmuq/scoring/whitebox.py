@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from lmuq.scoring.context import ScoringContext
+from lmuq.scoring.functional import semantic_density as SDF
 from lmuq.scoring.functional import similarity as SimF
 from lmuq.scoring.functional import whitebox as F
 from lmuq.scoring.spec import ScorerSpec, ScoreValue
@@ -161,6 +162,20 @@ def _similarities(ss: SampleSet, ctx: ScoringContext, pairs: list[tuple[str, str
         sims = SimF.clipped_cosine(left, right)
     same = np.array([a == b for a, b in pairs], dtype=bool)
     return np.where(same, 1.0, sims)
+
+
+def _semantic_density(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+    # The references are the unique sampled texts (first occurrence), each weighted by its
+    # length-normalised probability (Qiu & Miikkulainen 2024).
+    refs: dict[str, float] = {}
+    for j, s in enumerate(_need_samples(ss, "semantic_density")):
+        lp = check_logprobs(s.logprobs, f"sample {j}")
+        refs.setdefault(s.text, float(lp.sum()) / lp.size)
+    view = ctx.view(ss)
+    answer = ss.answer.text
+    view.prefetch((answer, r) for r in refs)
+    probs = np.stack([view(answer, r) for r in refs])
+    return ScoreValue(SDF.semantic_density(probs, list(refs.values())))
 
 
 def _wb(
@@ -310,6 +325,15 @@ SPECS = [
         confidence_map="(1/m) Σ_i p(ỹ_i)",
         reference="Monte-Carlo estimate of expected sequence probability",
         summary="Mean probability of the sampled responses.",
+    ),
+    _wb(
+        "semantic_density",
+        {"samples", "sample_logprobs", "nli"},
+        _semantic_density,
+        "Σ_i p̃_i K_i / Σ_i p̃_i over unique samples, K_i = 1 − p_c(y→ỹ_i) − p_n(y→ỹ_i)/2, "
+        "p̃_i = p(ỹ_i)^(1/L_i)",
+        "Qiu & Miikkulainen 2024 (NeurIPS); UQLM semantic_density",
+        "Kernel density of the answer among the samples in NLI semantic space.",
     ),
 ]
 
