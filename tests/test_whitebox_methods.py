@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from lmuq.scoring import ScoringContext, score
+from lmuq.scoring.functional import cocoa as CoF
 from lmuq.scoring.functional import semantic_density as SDF
 from lmuq.scoring.functional import similarity as SimF
 from lmuq.statistics.nli_cache import CachedNLI
@@ -130,3 +131,68 @@ def test_semantic_density_of_an_answer_repeated_by_every_sample_is_one():
     ss = SampleSet("Q?", Generation("A"), [Generation("A", logprobs=[LOG(0.3)])])
     res = score([ss], ["semantic_density"], nli_ctx({}))
     assert res.columns["semantic_density"] == [1.0]
+
+
+# ================================================================================ CoCoA
+
+# answer tokens: p = 0.5, 0.25 → ℓ = log 0.125 = −3 log 2, L = 2
+# top-2 rows (0.5, 0.5) and (0.25, 0.25): each renormalises to uniform, H_t = log 2
+COCOA_ANSWER = Generation(
+    "A",
+    logprobs=[LOG(0.5), LOG(0.25)],
+    top_logprobs=[[LOG(0.5), LOG(0.5)], [LOG(0.25), LOG(0.25)]],
+)
+# cos(A, B) = 1, cos(A, C) = 0.6, cos(A, D) = −1
+COCOA_EMBEDDINGS = {"A": axis(0), "B": [2.0], "C": at_cosine(0.6, 0, 1), "D": [-1.0]}
+COCOA_SET = SampleSet("Q?", COCOA_ANSWER, [Generation(t) for t in "BCD"])
+# embedding similarity max(0, cos): 1, 0.6, 0 → Ū = (0 + 0.4 + 1) / 3 = 1.4 / 3
+U_BAR = 1.4 / 3
+
+
+@pytest.mark.parametrize(
+    ("name", "confidence", "raw"),
+    [
+        # U = 3 log 2 · 1.4/3 = 1.4 log 2; exp(−U) = 2^−1.4
+        ("cocoa_msp", 2**-1.4, 1.4 * LOG(2)),
+        # U = (3 log 2 / 2) · 1.4/3 = 0.7 log 2; exp(−U) = 2^−0.7
+        ("cocoa_ppl", 2**-0.7, 0.7 * LOG(2)),
+        # U = log 2 · 1.4/3; 1 − U / log 2 = 1 − 1.4/3 = 1.6/3
+        ("cocoa_entropy", 1.6 / 3, LOG(2) * U_BAR),
+    ],
+)
+def test_cocoa_forms_by_hand(name, confidence, raw):
+    ctx = ScoringContext(embedder=FixedEmbedder(COCOA_EMBEDDINGS))
+    res = score([COCOA_SET], [name], ctx)
+    assert res.columns[name] == [approx(confidence)]
+    assert res.columns[f"{name}_uncertainty"] == [approx(raw)]
+
+
+def test_consistency_and_confidence_is_uqlms_product_of_confidences():
+    # LNTP = exp(ℓ/L) = 0.125^(1/2); NCS = mean((1+1)/2, (0.6+1)/2, (−1+1)/2)
+    #      = (1 + 0.8 + 0) / 3 = 0.6
+    ctx = ScoringContext(embedder=FixedEmbedder(COCOA_EMBEDDINGS))
+    res = score([COCOA_SET], ["consistency_and_confidence"], ctx)
+    assert res.columns["consistency_and_confidence"] == [approx(0.125**0.5 * 0.6)]
+    assert CoF.confidence_times_consistency(LOG(0.125), 2, [1.0, 0.6, -1.0]) == approx(
+        0.125**0.5 * 0.6
+    )
+
+
+def test_cocoa_with_nli_similarity_by_hand():
+    # s = (p_e(a→b) + p_e(b→a)) / 2: (A, B): (0.8 + 0.6)/2 = 0.7; (A, C): (0.1 + 0.1)/2 = 0.1
+    # Ū = (0.3 + 0.9) / 2 = 0.6; cocoa_msp: U = 3 log 2 · 0.6 = 1.8 log 2 → 2^−1.8
+    table = {("A", "B"): ENT, ("B", "A"): (0.6, 0.3, 0.1), ("A", "C"): NEU, ("C", "A"): NEU}
+    ss = SampleSet("Q?", COCOA_ANSWER, [Generation("B"), Generation("C")])
+    res = score([ss], ["cocoa_msp"], nli_ctx(table, similarity="nli"))
+    assert res.columns["cocoa_msp"] == [approx(2**-1.8)]
+    assert res.columns["cocoa_msp_uncertainty"] == [approx(1.8 * LOG(2))]
+
+
+def test_cocoa_function_edges():
+    # every sample means the answer: no inconsistency, so U = 0 whatever u (even u = ∞)
+    assert CoF.cocoa_uncertainty(math.inf, [1.0, 1.0]) == 0.0
+    assert CoF.cocoa_uncertainty(2.0, [0.5]) == 1.0
+    with pytest.raises(ValueError, match="information"):
+        CoF.cocoa_uncertainty(-1.0, [0.5])
+    with pytest.raises(ValueError, match="similarities"):
+        CoF.cocoa_uncertainty(1.0, [1.5])

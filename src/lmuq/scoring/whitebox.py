@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from lmuq.scoring.context import ScoringContext
+from lmuq.scoring.functional import cocoa as CoF
 from lmuq.scoring.functional import semantic_density as SDF
 from lmuq.scoring.functional import similarity as SimF
 from lmuq.scoring.functional import whitebox as F
@@ -178,6 +179,44 @@ def _semantic_density(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
     return ScoreValue(SDF.semantic_density(probs, list(refs.values())))
 
 
+def _answer_sample_similarities(ss: SampleSet, ctx: ScoringContext, scorer: str) -> np.ndarray:
+    answer = ss.answer.text
+    return _similarities(ss, ctx, [(answer, s.text) for s in _need_samples(ss, scorer)])
+
+
+def _cocoa(kind: str):
+    name = f"cocoa_{kind}"
+
+    def compute(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+        if kind == "entropy":
+            top = _answer_top(ss)
+            info = F.mean_token_entropy(top)
+        else:
+            info = -F.sequence_log_likelihood(_answer_lp(ss), length_normalized=kind == "ppl")
+        u = CoF.cocoa_uncertainty(info, _answer_sample_similarities(ss, ctx, name))
+        conf = _negentropy(u, top.shape[1]) if kind == "entropy" else math.exp(-u)
+        return ScoreValue(conf, {f"{name}_uncertainty": u})
+
+    return compute
+
+
+def _consistency_and_confidence(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+    lp = check_logprobs(ss.answer.logprobs, "the answer")
+    samples = _need_samples(ss, "consistency_and_confidence")
+    if ctx.embedder is None:
+        raise ValueError(
+            "consistency_and_confidence needs a sentence embedder, and none is configured"
+        )
+    emb = np.asarray(
+        ctx.embedder.encode([ss.answer.text, *(s.text for s in samples)]), dtype=np.float64
+    )
+    norms = np.linalg.norm(emb, axis=1)
+    if (norms == 0).any():
+        raise ValueError("cosine similarity is undefined for a zero embedding vector")
+    cos = (emb[1:] @ emb[0]) / (norms[1:] * norms[0])
+    return ScoreValue(CoF.confidence_times_consistency(float(lp.sum()), lp.size, cos))
+
+
 def _wb(
     name,
     needs,
@@ -334,6 +373,47 @@ SPECS = [
         "p̃_i = p(ỹ_i)^(1/L_i)",
         "Qiu & Miikkulainen 2024 (NeurIPS); UQLM semantic_density",
         "Kernel density of the answer among the samples in NLI semantic space.",
+    ),
+    _wb(
+        "cocoa_msp",
+        {"answer_logprobs", "samples", "embeddings"},
+        _cocoa("msp"),
+        "exp(−U), U = −ℓ(y) · (1/m) Σ_j (1 − s(y, ỹ_j))",
+        "Vashurin et al. 2025 (CoCoA); LM-Polygraph CocoaMSP",
+        "Answer surprisal times its mean dissimilarity to the samples.",
+        raw=("cocoa_msp_uncertainty",),
+        raw_dir="uncertainty",
+        raw_range=(0.0, _INF),
+    ),
+    _wb(
+        "cocoa_ppl",
+        {"answer_logprobs", "samples", "embeddings"},
+        _cocoa("ppl"),
+        "exp(−U), U = (−ℓ(y)/L) · (1/m) Σ_j (1 − s(y, ỹ_j))",
+        "Vashurin et al. 2025 (CoCoA); LM-Polygraph CocoaPPL",
+        "Answer log-perplexity times its mean dissimilarity to the samples.",
+        raw=("cocoa_ppl_uncertainty",),
+        raw_dir="uncertainty",
+        raw_range=(0.0, _INF),
+    ),
+    _wb(
+        "cocoa_entropy",
+        {"answer_top_logprobs", "samples", "embeddings"},
+        _cocoa("entropy"),
+        "1 − U / log k, U = mean_t H_t · (1/m) Σ_j (1 − s(y, ỹ_j)), H_t over the top-k",
+        "Vashurin et al. 2025 (CoCoA); LM-Polygraph CocoaMTE",
+        "Mean top-k token entropy times the answer's mean dissimilarity to the samples.",
+        raw=("cocoa_entropy_uncertainty",),
+        raw_dir="uncertainty",
+        raw_range=(0.0, _INF),
+    ),
+    _wb(
+        "consistency_and_confidence",
+        {"answer_logprobs", "samples", "embeddings"},
+        _consistency_and_confidence,
+        "exp(ℓ(y)/L) · (1/m) Σ_j (cos(e(y), e(ỹ_j)) + 1) / 2",
+        "UQLM consistency_and_confidence (after Vashurin et al. 2025)",
+        "Length-normalised answer probability times its mean cosine similarity to the samples.",
     ),
 ]
 
