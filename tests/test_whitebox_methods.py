@@ -15,6 +15,7 @@ import pytest
 
 from lmuq.scoring import ScoringContext, score
 from lmuq.scoring.functional import cocoa as CoF
+from lmuq.scoring.functional import sar as SarF
 from lmuq.scoring.functional import semantic_density as SDF
 from lmuq.scoring.functional import similarity as SimF
 from lmuq.statistics.nli_cache import CachedNLI
@@ -196,3 +197,132 @@ def test_cocoa_function_edges():
         CoF.cocoa_uncertainty(-1.0, [0.5])
     with pytest.raises(ValueError, match="similarities"):
         CoF.cocoa_uncertainty(1.0, [1.5])
+
+
+# ============================================================================ TokenSAR
+
+# answer tokens "The", " capital", " Paris" with p = 0.5, 0.8, 0.25
+SAR_ANSWER = Generation(
+    "The capital Paris",
+    logprobs=[LOG(0.5), LOG(0.8), LOG(0.25)],
+    tokens=("The", " capital", " Paris"),
+)
+# g(s, s without token i) = 0.9, 0.8, 0.3 → relevance 1 − g = 0.1, 0.2, 0.7 (sum 1)
+TOKEN_EMBEDDINGS = {
+    "The capital Paris": axis(0),
+    " capital Paris": at_cosine(0.9, 0, 1),
+    "The Paris": at_cosine(0.8, 0, 2),
+    "The capital": at_cosine(0.3, 0, 3),
+}
+
+
+def test_token_sar_by_hand():
+    # TokenSAR = 0.1·(−log 0.5) + 0.2·(−log 0.8) + 0.7·(−log 0.25)
+    # exp(−TokenSAR) = 0.5^0.1 · 0.8^0.2 · 0.25^0.7
+    e = 0.1 * -LOG(0.5) + 0.2 * -LOG(0.8) + 0.7 * -LOG(0.25)
+    emb = FixedEmbedder(TOKEN_EMBEDDINGS)
+    res = score([SampleSet("Q?", SAR_ANSWER, [])], ["token_sar"], ScoringContext(embedder=emb))
+    assert res.columns["token_sar"] == [approx(0.5**0.1 * 0.8**0.2 * 0.25**0.7)]
+    assert res.columns["token_sar_nats"] == [approx(e)]
+    # the engine embedded the leave-one-out texts in its one call before scoring
+    assert set(emb.calls[0]) == set(TOKEN_EMBEDDINGS)
+
+
+def test_token_relevance_falls_back_to_uniform_when_no_token_matters():
+    # every g = 1: relevance 0 everywhere → weights 1/3, TokenSAR = mean surprisal
+    assert SarF.token_relevance([1.0, 1.0, 1.0]) == pytest.approx([1 / 3] * 3)
+    e = SarF.token_sar([LOG(0.5), LOG(0.8), LOG(0.25)], [1.0, 1.0, 1.0])
+    assert e == approx(-(LOG(0.5) + LOG(0.8) + LOG(0.25)) / 3)
+
+
+def test_token_sar_needs_token_strings():
+    ss = SampleSet("Q?", Generation("x", logprobs=[LOG(0.5)]), [])
+    ctx = ScoringContext(embedder=FixedEmbedder({"x": [1.0]}))
+    res = score([ss], ["token_sar"], ctx, on_error="nan")
+    assert "token strings" in res.columns["score_errors"][0]["token_sar"]
+
+
+# ========================================================================= SentenceSAR
+
+# p = 0.5, 0.25, 0.125; g(A, B) = 0.5, g(A, C) = 0, g(B, C) = 0.2; t = 0.001:
+# q_A = 0.5   + (0.5·0.25  + 0·0.125)  / 0.001 = 0.5   + 125 = 125.5
+# q_B = 0.25  + (0.5·0.5   + 0.2·0.125) / 0.001 = 0.25  + 275 = 275.25
+# q_C = 0.125 + (0·0.5     + 0.2·0.25)  / 0.001 = 0.125 + 50  = 50.125
+# E = −(log 125.5 + log 275.25 + log 50.125) / 3
+E_SENT = -(LOG(125.5) + LOG(275.25) + LOG(50.125)) / 3
+
+
+def test_sentence_sar_function_by_hand():
+    g = [[1.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 1.0]]
+    ll = [LOG(0.5), LOG(0.25), LOG(0.125)]
+    assert SarF.sentence_sar(ll, g) == approx(E_SENT)
+    # with t = 1 and no similarity, E = mean surprisal: (log 2 + log 4 + log 8) / 3 = 2 log 2
+    assert SarF.sentence_sar(ll, np.eye(3), temperature=1.0) == approx(2 * LOG(2))
+    # long sentences: −900 nats each shifts every log q by −900 (nothing underflows)
+    assert SarF.sentence_sar(np.array(ll) - 900, g) == approx(E_SENT + 900)
+
+
+def test_sentence_sar_scorer_by_hand():
+    # cos(A, B) = 0.5; C ⟂ A; cos(B, C) = √0.75 · y = 0.2 with y = 0.2 / √0.75
+    y = 0.2 / math.sqrt(0.75)
+    emb = FixedEmbedder(
+        {
+            "A": [1.0, 0.0, 0.0],
+            "B": [0.5, math.sqrt(0.75), 0.0],
+            "C": [0.0, y, math.sqrt(1 - y * y)],
+            "ans": [1.0, 0.0, 0.0],
+        }
+    )
+    samples = [
+        Generation(t, logprobs=[LOG(p)]) for t, p in zip("ABC", [0.5, 0.25, 0.125], strict=True)
+    ]
+    res = score(
+        [SampleSet("Q?", Generation("ans"), samples)],
+        ["sentence_sar"],
+        ScoringContext(embedder=emb),
+    )
+    assert res.columns["sentence_sar_nats"] == [pytest.approx(E_SENT, rel=1e-9)]
+    # σ(−E) = 1 / (1 + e^E)
+    assert res.columns["sentence_sar"] == [pytest.approx(1 / (1 + math.exp(E_SENT)), rel=1e-9)]
+
+
+# ================================================================================= SAR
+
+
+def test_sar_by_hand():
+    # sample 1: "Paris" (one token, p = 0.5): its weight is 1, TokenSAR = log 2, p' = 0.5
+    # sample 2: "Lyon", " city" (p = 0.25, 0.5); g(s, " city") = 0.6, g(s, "Lyon") = 0.9
+    #   relevance 0.4, 0.1 → weights 0.8, 0.2; TokenSAR = 0.8 log 4 + 0.2 log 2 = 1.8 log 2
+    #   p' = 2^−1.8
+    # g("Paris", "Lyon city") = 0.4, t = 0.001:
+    #   q_1 = 0.5 + 0.4 · 2^−1.8 / 0.001 = 0.5 + 400 · 2^−1.8
+    #   q_2 = 2^−1.8 + 0.4 · 0.5 / 0.001 = 2^−1.8 + 200
+    #   E = −(log q_1 + log q_2) / 2
+    p2 = 2**-1.8
+    e = -(LOG(0.5 + 400 * p2) + LOG(p2 + 200)) / 2
+    emb = FixedEmbedder(
+        {
+            "Lyon city": axis(0),
+            " city": at_cosine(0.6, 0, 1),
+            "Lyon": at_cosine(0.9, 0, 2),
+            "Paris": at_cosine(0.4, 0, 3),
+            "": axis(4),  # cos("Paris", "") = 0: relevance 1, weight 1 (the only token)
+            "ans": axis(5),
+        }
+    )
+    samples = [
+        Generation("Paris", logprobs=[LOG(0.5)], tokens=("Paris",)),
+        Generation("Lyon city", logprobs=[LOG(0.25), LOG(0.5)], tokens=("Lyon", " city")),
+    ]
+    res = score(
+        [SampleSet("Q?", Generation("ans"), samples)], ["sar"], ScoringContext(embedder=emb)
+    )
+    assert res.columns["sar_nats"] == [pytest.approx(e, rel=1e-9)]
+    assert res.columns["sar"] == [pytest.approx(1 / (1 + math.exp(e)), rel=1e-9)]
+    assert set(emb.calls[0]) >= {"Paris", "", "Lyon city", " city", "Lyon"}
+
+
+def test_sar_confidence_map():
+    assert SarF.sar_confidence(0.0) == 0.5
+    assert SarF.sar_confidence(math.inf) == 0.0
+    assert SarF.sar_confidence(-math.inf) == 1.0

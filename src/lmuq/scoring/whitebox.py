@@ -21,6 +21,7 @@ import numpy as np
 
 from lmuq.scoring.context import ScoringContext
 from lmuq.scoring.functional import cocoa as CoF
+from lmuq.scoring.functional import sar as SarF
 from lmuq.scoring.functional import semantic_density as SDF
 from lmuq.scoring.functional import similarity as SimF
 from lmuq.scoring.functional import whitebox as F
@@ -165,6 +166,17 @@ def _similarities(ss: SampleSet, ctx: ScoringContext, pairs: list[tuple[str, str
     return np.where(same, 1.0, sims)
 
 
+def _similarity_texts(gens: Sequence[Generation], ctx: ScoringContext, what: str) -> list[str]:
+    """The leave-one-out texts of ``gens`` that a SAR scorer embeds (none with NLI)."""
+    if ctx.similarity != "embedding":
+        return []
+    out: list[str] = []
+    for i, gen in enumerate(gens):
+        for full, rest in _leave_one_out(_tokens(gen, what.format(i))):
+            out += [full, rest]
+    return out
+
+
 def _semantic_density(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
     # The references are the unique sampled texts (first occurrence), each weighted by its
     # length-normalised probability (Qiu & Miikkulainen 2024).
@@ -215,6 +227,52 @@ def _consistency_and_confidence(ss: SampleSet, ctx: ScoringContext) -> ScoreValu
         raise ValueError("cosine similarity is undefined for a zero embedding vector")
     cos = (emb[1:] @ emb[0]) / (norms[1:] * norms[0])
     return ScoreValue(CoF.confidence_times_consistency(float(lp.sum()), lp.size, cos))
+
+
+def _token_sar(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+    lp = check_logprobs(ss.answer.logprobs, "the answer")
+    sims = _similarities(ss, ctx, _leave_one_out(_tokens(ss.answer, "the answer")))
+    e = SarF.token_sar(lp, sims)
+    return ScoreValue(math.exp(-e), {"token_sar_nats": e})
+
+
+def _sample_pairs(ss: SampleSet) -> list[tuple[str, str]]:
+    texts = ss.sample_texts
+    return [(texts[j], texts[k]) for j in range(len(texts)) for k in range(j + 1, len(texts))]
+
+
+def _similarity_matrix(m: int, upper: np.ndarray) -> np.ndarray:
+    """The symmetric (m, m) matrix whose upper triangle, row by row, is ``upper``."""
+    g = np.eye(m)
+    rows, cols = np.triu_indices(m, k=1)
+    g[rows, cols] = upper
+    g[cols, rows] = upper
+    return g
+
+
+def _sentence_sar(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+    samples = _need_samples(ss, "sentence_sar")
+    ll = [float(check_logprobs(s.logprobs, f"sample {j}").sum()) for j, s in enumerate(samples)]
+    pairs = _sample_pairs(ss)
+    upper = _similarities(ss, ctx, pairs) if pairs else np.zeros(0)
+    e = SarF.sentence_sar(ll, _similarity_matrix(len(samples), upper))
+    return ScoreValue(SarF.sar_confidence(e), {"sentence_sar_nats": e})
+
+
+def _sar(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+    samples = _need_samples(ss, "sar")
+    per_sample = [_leave_one_out(_tokens(s, f"sample {j}")) for j, s in enumerate(samples)]
+    lps = [check_logprobs(s.logprobs, f"sample {j}") for j, s in enumerate(samples)]
+    sentence_pairs = _sample_pairs(ss)
+    # one lookup for every pair of the row, so that NLI batches them in one round
+    sims = _similarities(ss, ctx, [p for pairs in per_sample for p in pairs] + sentence_pairs)
+    token_sars, start = [], 0
+    for lp, pairs in zip(lps, per_sample, strict=True):
+        token_sars.append(SarF.token_sar(lp, sims[start : start + len(pairs)]))
+        start += len(pairs)
+    g = _similarity_matrix(len(samples), sims[start:])
+    e = SarF.sentence_sar(-np.array(token_sars), g)
+    return ScoreValue(SarF.sar_confidence(e), {"sar_nats": e})
 
 
 def _wb(
@@ -366,6 +424,18 @@ SPECS = [
         summary="Mean probability of the sampled responses.",
     ),
     _wb(
+        "token_sar",
+        {"answer_logprobs", "answer_tokens", "embeddings"},
+        _token_sar,
+        "exp(−TokenSAR), TokenSAR = Σ_i R̃_i (−log p_i), R̃_i ∝ 1 − s(y, y without token i)",
+        "Duan et al. 2024 (SAR, ACL); LM-Polygraph TokenSAR",
+        "Relevance-weighted mean token surprisal of the answer.",
+        raw=("token_sar_nats",),
+        raw_dir="uncertainty",
+        raw_range=(0.0, _INF),
+        embeds=lambda ss, ctx: _similarity_texts([ss.answer], ctx, "the answer"),
+    ),
+    _wb(
         "semantic_density",
         {"samples", "sample_logprobs", "nli"},
         _semantic_density,
@@ -414,6 +484,29 @@ SPECS = [
         "exp(ℓ(y)/L) · (1/m) Σ_j (cos(e(y), e(ỹ_j)) + 1) / 2",
         "UQLM consistency_and_confidence (after Vashurin et al. 2025)",
         "Length-normalised answer probability times its mean cosine similarity to the samples.",
+    ),
+    _wb(
+        "sentence_sar",
+        {"samples", "sample_logprobs", "embeddings"},
+        _sentence_sar,
+        "σ(−E), E = (1/m) Σ_j −log(p(ỹ_j) + (1/t) Σ_{k≠j} s(ỹ_j, ỹ_k) p(ỹ_k)), t = 0.001",
+        "Duan et al. 2024 (SentenceSAR); LM-Polygraph SentenceSAR",
+        "Sample surprisal shifted by the probability of similar samples.",
+        raw=("sentence_sar_nats",),
+        raw_dir="uncertainty",
+        raw_range=(-_INF, _INF),
+    ),
+    _wb(
+        "sar",
+        {"samples", "sample_logprobs", "sample_tokens", "embeddings"},
+        _sar,
+        "SentenceSAR with p(ỹ_j) replaced by exp(−TokenSAR(ỹ_j)); σ(−E)",
+        "Duan et al. 2024 (SAR); LM-Polygraph SAR",
+        "Token- and sentence-level relevance-shifted uncertainty over the samples.",
+        raw=("sar_nats",),
+        raw_dir="uncertainty",
+        raw_range=(-_INF, _INF),
+        embeds=lambda ss, ctx: _similarity_texts(ss.samples, ctx, "sample {}"),
     ),
 ]
 
