@@ -13,7 +13,10 @@ import math
 import numpy as np
 import pytest
 
+from lmuq.constants import CONTRADICTION, ENTAILMENT, NEUTRAL
 from lmuq.scoring import ScoringContext, score
+from lmuq.scoring.engine import required_statistics
+from lmuq.scoring.functional import ccp as CCPF
 from lmuq.scoring.functional import cocoa as CoF
 from lmuq.scoring.functional import sar as SarF
 from lmuq.scoring.functional import semantic_density as SDF
@@ -326,3 +329,77 @@ def test_sar_confidence_map():
     assert SarF.sar_confidence(0.0) == 0.5
     assert SarF.sar_confidence(math.inf) == 0.0
     assert SarF.sar_confidence(-math.inf) == 1.0
+
+
+# ================================================================================= CCP
+
+
+def test_token_ccp_by_hand():
+    # generated p = 0.05 (not among the top-k), a contradicting alternative 0.6, an
+    # entailing one 0.3: (0.05 + 0.3) / (0.05 + 0.6 + 0.3) = 0.35 / 0.95
+    got = CCPF.token_ccp_log([LOG(0.05), LOG(0.6), LOG(0.3)], [-1, CONTRADICTION, ENTAILMENT])
+    assert got == approx(LOG(0.35 / 0.95))
+    # a neutral alternative is left out: 0.5 / 0.5 = 1
+    assert CCPF.token_ccp_log([LOG(0.5), LOG(0.4)], [-1, NEUTRAL]) == 0.0
+    with pytest.raises(ValueError, match="labels"):
+        CCPF.token_ccp_log([LOG(0.5), LOG(0.4)], [-1, 7])
+
+
+# answer "born 1879": token ids 10, 20 with p = 0.9, 0.5
+VOCAB = {10: "born", 11: "Born", 12: "died", 20: " 1879", 21: " 1880", 22: " in"}
+CCP_ANSWER = Generation(
+    "born 1879",
+    logprobs=[LOG(0.9), LOG(0.5)],
+    token_ids=(10, 20),
+    tokens=("born", " 1879"),
+    top_logprobs=[[LOG(0.9), LOG(0.05), LOG(0.03)], [LOG(0.5), LOG(0.3), LOG(0.1)]],
+    top_token_ids=[[10, 11, 12], [20, 21, 22]],
+)
+# premise = the prefix ending in the generated token, hypothesis = the same with the
+# alternative
+CCP_TABLE = {
+    ("born", "Born"): ENT,
+    ("born", "died"): CON,
+    ("born 1879", "born 1880"): CON,
+    ("born 1879", "born in"): NEU,
+}
+
+
+def test_ccp_scorer_by_hand():
+    # step 1: born 0.9 (generated), Born 0.05 (entails), died 0.03 (contradicts)
+    #   CCP = (0.9 + 0.05) / (0.9 + 0.05 + 0.03) = 0.95 / 0.98
+    # step 2: " 1879" 0.5 (generated), " 1880" 0.3 (contradicts), " in" 0.1 (neutral: out)
+    #   CCP = 0.5 / (0.5 + 0.3) = 0.625
+    ccp = 0.95 / 0.98 * 0.625
+    ctx = nli_ctx(CCP_TABLE, decode_token=VOCAB.__getitem__)
+    res = score([SampleSet("Q?", CCP_ANSWER, [])], ["ccp"], ctx)
+    assert res.columns["ccp"] == [approx(ccp)]
+    assert res.columns["ccp_surprisal_nats"] == [approx(-LOG(ccp))]
+    # exactly the four alternative pairs were sent, in one batch
+    assert ctx.nli.model.pairs_run == 4 and ctx.nli.model.calls == 1
+
+
+def test_ccp_without_a_decoder_is_nan_with_the_reason():
+    res = score([SampleSet("Q?", CCP_ANSWER, [])], ["ccp"], nli_ctx(CCP_TABLE))
+    assert math.isnan(res.columns["ccp"][0])
+    assert "decode_token" in res.columns["score_errors"][0]["ccp"]
+
+
+def test_ccp_needs_the_top_k_token_ids():
+    gen = Generation(
+        "born", logprobs=[LOG(0.9)], tokens=("born",), top_logprobs=[[LOG(0.9), LOG(0.05)]]
+    )
+    ctx = nli_ctx({}, decode_token=VOCAB.__getitem__)
+    res = score([SampleSet("Q?", gen, [])], ["ccp"], ctx, on_error="nan")
+    assert "top-k token ids" in res.columns["score_errors"][0]["ccp"]
+
+
+# ============================================================================ planning
+
+
+def test_required_statistics_follow_the_similarity_choice():
+    assert required_statistics(["cocoa_msp", "sar"]) == {"embeddings"}
+    assert required_statistics(["cocoa_msp", "sar"], similarity="nli") == {"nli"}
+    # UQLM's form always uses cosine similarity
+    assert required_statistics(["consistency_and_confidence"], similarity="nli") == {"embeddings"}
+    assert required_statistics(["semantic_density", "ccp"]) == {"nli"}

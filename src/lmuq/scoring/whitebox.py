@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from lmuq.scoring.context import ScoringContext
+from lmuq.scoring.functional import ccp as CCPF
 from lmuq.scoring.functional import cocoa as CoF
 from lmuq.scoring.functional import sar as SarF
 from lmuq.scoring.functional import semantic_density as SDF
@@ -275,6 +276,50 @@ def _sar(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
     return ScoreValue(SarF.sar_confidence(e), {"sar_nats": e})
 
 
+_NO_DECODER = (
+    "ccp needs the text of the top-k alternatives, and no token decoder is configured: pass "
+    "ScoringContext(decode_token=...), a function from a token id to its text (e.g. "
+    "lambda i: tokenizer.decode([i]))"
+)
+
+
+def _ccp(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+    gen = ss.answer
+    lp = check_logprobs(gen.logprobs, "the answer")
+    tokens = _tokens(gen, "the answer")
+    top = _answer_top(ss)
+    if gen.top_token_ids is None:
+        raise ValueError(
+            "the answer has no top-k token ids; ccp needs them (the transformers backend "
+            "records them with top_logprobs >= 2)"
+        )
+    if ctx.decode_token is None:
+        return ScoreValue(math.nan, error=_NO_DECODER)
+    decode = ctx.decode_token
+    steps: list[tuple[list[float], list[str]]] = []
+    for t in range(lp.size):
+        prefix = "".join(tokens[:t])
+        original = prefix + tokens[t]
+        alt_lps, alt_texts = [float(lp[t])], [original]
+        for tid, alt_lp in zip(gen.top_token_ids[t], top[t], strict=True):
+            tid = int(tid)
+            piece = decode(tid)
+            generated = tid == gen.token_ids[t] if gen.token_ids is not None else piece == tokens[t]
+            if generated or not np.isfinite(alt_lp):
+                continue  # the generated token is entry 0; a −inf alternative has no mass
+            alt_lps.append(float(alt_lp))
+            alt_texts.append(prefix + piece)
+        steps.append((alt_lps, alt_texts))
+    view = ctx.view(ss)
+    view.prefetch((texts[0], alt) for _, texts in steps for alt in texts[1:])
+    labelled = [
+        (alt_lps, [-1] + [int(np.argmax(view(texts[0], alt))) for alt in texts[1:]])
+        for alt_lps, texts in steps
+    ]
+    log_ccp = CCPF.claim_conditioned_log_probability(labelled)
+    return ScoreValue(math.exp(log_ccp), {"ccp_surprisal_nats": max(0.0, -log_ccp)})
+
+
 def _wb(
     name,
     needs,
@@ -434,6 +479,18 @@ SPECS = [
         raw_dir="uncertainty",
         raw_range=(0.0, _INF),
         embeds=lambda ss, ctx: _similarity_texts([ss.answer], ctx, "the answer"),
+    ),
+    _wb(
+        "ccp",
+        {"answer_logprobs", "answer_tokens", "answer_top_logprobs", "nli", "token_decoder"},
+        _ccp,
+        "Π_t Σ_{k: e} p_tk / Σ_{k: e or c} p_tk, NLI(prefix + y_t → prefix + alternative k)",
+        "Fadeeva et al. 2024 (claim-conditioned probability); LM-Polygraph CCP",
+        "Probability of the answer's claims, not of their wording, from the top-k "
+        "alternatives and NLI.",
+        raw=("ccp_surprisal_nats",),
+        raw_dir="uncertainty",
+        raw_range=(0.0, _INF),
     ),
     _wb(
         "semantic_density",
