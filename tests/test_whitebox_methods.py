@@ -345,6 +345,16 @@ def test_token_ccp_by_hand():
         CCPF.token_ccp_log([LOG(0.5), LOG(0.4)], [-1, 7])
 
 
+def test_the_two_nli_directions_combine_like_lm_polygraph():
+    E, N, C = ENTAILMENT, NEUTRAL, CONTRADICTION
+    assert [CCPF.combine_directions(f, b) for f, b in [(E, E), (N, N), (C, C)]] == [E, N, C]
+    # a contradiction one way and an entailment the other cancel out
+    assert CCPF.combine_directions(E, C) == CCPF.combine_directions(C, E) == N
+    # otherwise entailment or contradiction wins over neutral, in either direction
+    wins = {(N, E): E, (E, N): E, (N, C): C, (C, N): C}
+    assert {pair: CCPF.combine_directions(*pair) for pair in wins} == wins
+
+
 # answer "born 1879": token ids 10, 20 with p = 0.9, 0.5
 VOCAB = {10: "born", 11: "Born", 12: "died", 20: " 1879", 21: " 1880", 22: " in"}
 CCP_ANSWER = Generation(
@@ -355,28 +365,41 @@ CCP_ANSWER = Generation(
     top_logprobs=[[LOG(0.9), LOG(0.05), LOG(0.03)], [LOG(0.5), LOG(0.3), LOG(0.1)]],
     top_token_ids=[[10, 11, 12], [20, 21, 22]],
 )
-# premise = the prefix ending in the generated token, hypothesis = the same with the
-# alternative
+# the prefix ending in the generated token vs the same prefix ending in the alternative,
+# both directions
 CCP_TABLE = {
     ("born", "Born"): ENT,
+    ("Born", "born"): ENT,
     ("born", "died"): CON,
+    ("died", "born"): CON,
     ("born 1879", "born 1880"): CON,
+    ("born 1880", "born 1879"): CON,
     ("born 1879", "born in"): NEU,
+    ("born in", "born 1879"): NEU,
 }
 
 
-def test_ccp_scorer_by_hand():
-    # step 1: born 0.9 (generated), Born 0.05 (entails), died 0.03 (contradicts)
-    #   CCP = (0.9 + 0.05) / (0.9 + 0.05 + 0.03) = 0.95 / 0.98
-    # step 2: " 1879" 0.5 (generated), " 1880" 0.3 (contradicts), " in" 0.1 (neutral: out)
-    #   CCP = 0.5 / (0.5 + 0.3) = 0.625
-    ccp = 0.95 / 0.98 * 0.625
-    ctx = nli_ctx(CCP_TABLE, decode_token=VOCAB.__getitem__)
+@pytest.mark.parametrize(
+    ("backward_in", "ccp"),
+    [
+        # step 1: born 0.9 (generated), Born 0.05 (entails), died 0.03 (contradicts)
+        #   CCP = (0.9 + 0.05) / (0.9 + 0.05 + 0.03) = 0.95 / 0.98
+        # step 2: " 1879" 0.5 (generated), " 1880" 0.3 (contradicts), " in" 0.1 (neutral
+        #   both ways: left out): CCP = 0.5 / (0.5 + 0.3) = 0.625
+        (NEU, 0.95 / 0.98 * 0.625),
+        # " in" neutral forward but entailing backward: combined entailment, so step 2 is
+        #   (0.5 + 0.1) / (0.5 + 0.3 + 0.1) = 0.6 / 0.9
+        (ENT, 0.95 / 0.98 * (0.6 / 0.9)),
+    ],
+)
+def test_ccp_scorer_by_hand(backward_in, ccp):
+    table = {**CCP_TABLE, ("born in", "born 1879"): backward_in}
+    ctx = nli_ctx(table, decode_token=VOCAB.__getitem__)
     res = score([SampleSet("Q?", CCP_ANSWER, [])], ["ccp"], ctx)
     assert res.columns["ccp"] == [approx(ccp)]
     assert res.columns["ccp_surprisal_nats"] == [approx(-LOG(ccp))]
-    # exactly the four alternative pairs were sent, in one batch
-    assert ctx.nli.model.pairs_run == 4 and ctx.nli.model.calls == 1
+    # exactly the four alternatives, both directions, were sent, in one batch
+    assert ctx.nli.model.pairs_run == 8 and ctx.nli.model.calls == 1
 
 
 def test_ccp_without_a_decoder_is_nan_with_the_reason():

@@ -311,10 +311,15 @@ def _ccp(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
             alt_texts.append(prefix + piece)
         steps.append((alt_lps, alt_texts))
     view = ctx.view(ss)
-    view.prefetch((texts[0], alt) for _, texts in steps for alt in texts[1:])
+    pairs = [(texts[0], alt) for _, texts in steps for alt in texts[1:]]
+    view.prefetch([*pairs, *((b, a) for a, b in pairs)])
+
+    def label(original: str, alternative: str) -> int:
+        forward = int(np.argmax(view(original, alternative)))
+        return CCPF.combine_directions(forward, int(np.argmax(view(alternative, original))))
+
     labelled = [
-        (alt_lps, [-1] + [int(np.argmax(view(texts[0], alt))) for alt in texts[1:]])
-        for alt_lps, texts in steps
+        (alt_lps, [-1] + [label(texts[0], alt) for alt in texts[1:]]) for alt_lps, texts in steps
     ]
     log_ccp = CCPF.claim_conditioned_log_probability(labelled)
     return ScoreValue(math.exp(log_ccp), {"ccp_surprisal_nats": max(0.0, -log_ccp)})
@@ -484,7 +489,7 @@ SPECS = [
         "ccp",
         {"answer_logprobs", "answer_tokens", "answer_top_logprobs", "nli", "token_decoder"},
         _ccp,
-        "Π_t Σ_{k: e} p_tk / Σ_{k: e or c} p_tk, NLI(prefix + y_t → prefix + alternative k)",
+        "Π_t Σ_{k: e} p_tk / Σ_{k: e or c} p_tk, NLI(prefix + y_t ↔ prefix + alternative k)",
         "Fadeeva et al. 2024 (claim-conditioned probability); LM-Polygraph CCP",
         "Probability of the answer's claims, not of their wording, from the top-k "
         "alternatives and NLI.",

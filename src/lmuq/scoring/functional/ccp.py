@@ -18,11 +18,13 @@ where the generated token itself always counts as entailment. The response-level
 level) score is the product over the tokens, CCP(y) = Π_j CCP(x_j), computed here as the
 sum of logs.
 
-How lmuq's scorer builds the NLI inputs (the paper leaves the surface form to the
-implementation): premise = the answer's prefix ending in the generated token, hypothesis =
-the same prefix ending in the alternative, so that the NLI judges whether *replacing the
-token changes the claim so far*. LM-Polygraph's sequence-level ``CCP`` (0.7) compares the two
-token strings alone, stripped of punctuation.
+How lmuq's scorer builds the NLI inputs: the answer's prefix ending in the generated token
+against the same prefix ending in the alternative, so that the NLI judges whether
+*replacing the token changes the claim so far*; LM-Polygraph's sequence-level ``CCP`` (0.7)
+compares the two token strings alone, stripped of punctuation. The label of a pair is
+read in both directions and combined as LM-Polygraph 0.7 does
+(:func:`combine_directions`); :func:`token_ccp_log` takes any labels, so a one-direction
+variant is ``token_ccp_log`` on the forward labels.
 """
 
 from __future__ import annotations
@@ -34,9 +36,27 @@ from scipy.special import logsumexp
 
 from lmuq.constants import CONTRADICTION, ENTAILMENT, LOGPROB_TOLERANCE, NEUTRAL
 
-__all__ = ["claim_conditioned_log_probability", "token_ccp_log"]
+__all__ = ["claim_conditioned_log_probability", "combine_directions", "token_ccp_log"]
 
 _LABELS = (ENTAILMENT, NEUTRAL, CONTRADICTION)
+
+
+def combine_directions(forward: int, backward: int) -> int:
+    """One NLI label from NLI(original → alternative) and NLI(alternative → original).
+
+    As LM-Polygraph 0.7's ``CCP``: equal labels give that label; entailment one way and
+    contradiction the other give neutral (the model contradicts itself); otherwise the
+    entailment or contradiction that is present wins over neutral.
+    """
+    for label in (forward, backward):
+        if label not in _LABELS:
+            raise ValueError(f"labels must be NLI label indices {_LABELS}, got {label!r}")
+    if forward == backward:
+        return forward
+    pair = {forward, backward}
+    if pair == {ENTAILMENT, CONTRADICTION}:
+        return NEUTRAL
+    return ENTAILMENT if ENTAILMENT in pair else CONTRADICTION
 
 
 def token_ccp_log(
