@@ -576,3 +576,64 @@ def test_report_from_run_dir_without_summary_uses_the_config(results, tmp_path):
 def test_report_from_run_dir_needs_results(tmp_path):
     with pytest.raises(FileNotFoundError, match="results"):
         report_from_run_dir(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------
+# read by a person: what could mislead is flagged (issue 12)
+# ---------------------------------------------------------------------------------------
+
+
+def _row_of(data, name):
+    return next(s for s in data.scorers if s.name == name)
+
+
+def test_degenerate_thresholds_are_flagged_and_not_offered_as_a_recommendation():
+    # 48 correct, 12 wrong; "flat" is 0.2 or 0.4 regardless of correctness, so F1 is best
+    # when every answer is accepted (recall 1, precision 0.8) and the tuner returns the grid's
+    # lowest value, 0.0: that keeps the whole calibration split. "sharp" separates the classes
+    # perfectly (correct 0.7..0.9, wrong 0.1..0.3): its threshold keeps the correct ones only.
+    n = 60
+    correct = np.array([True] * 48 + [False] * 12)
+    flat = np.where(np.arange(n) % 2 == 0, 0.2, 0.4)
+    i = np.arange(n)
+    sharp = np.where(correct, 0.7 + 0.2 * (i % 5) / 4, 0.1 + 0.2 * (i % 3) / 2)
+    df = pd.DataFrame({"correct": correct, "flat": flat, "sharp": sharp})
+    data = build_report_data(df, scorers=["flat", "sharp"], n_boot=20)
+    t_flat, t_sharp = _row_of(data, "flat").threshold, _row_of(data, "sharp").threshold
+    assert t_flat.threshold == 0.0 and t_flat.fraction_kept == 1.0
+    assert t_flat.degenerate == "accepts everything"
+    assert 0.3 < t_sharp.threshold <= 0.7 and t_sharp.degenerate == ""
+    cells = parse(render_report(data, plots=False))
+    assert (
+        "degenerate: accepts everything — not a recommendation"
+        in cells.cells[("threshold-table", "flat", "note")]
+    )
+    assert "degenerate" not in cells.cells[("threshold-table", "sharp", "note")]
+
+
+def test_an_anti_informative_raw_scorer_gets_a_degenerate_threshold():
+    # a non-probability scorer (negative values) that is anti-informative: the higher its
+    # score, the more likely wrong. The grid runs over the calibration range only, so the
+    # best F1 is at its lowest value, which keeps every calibration answer.
+    n = 40
+    correct = np.array([True, False] * (n // 2))
+    anti = np.where(correct, -10.0, -1.0) - 0.1 * np.arange(n) / n
+    df = pd.DataFrame({"correct": correct, "anti": anti})
+    t = build_report_data(df, scorers=["anti"], n_boot=20).scorers[0].threshold
+    assert t.degenerate == "accepts everything"
+
+
+@pytest.mark.parametrize(
+    ("scores", "threshold", "expected"),
+    [
+        ([0.2, 0.5, 0.9], 0.0, "accepts everything"),
+        ([0.2, 0.5, 0.9], 0.2, "accepts everything"),  # at the lowest score: keeps all
+        ([0.2, 0.5, 0.9], 0.95, "accepts nothing"),
+        ([0.5, 1.0, 1.0], 1.0, "threshold at the top of the score range"),
+        ([0.2, 0.5, 0.9], 0.5, ""),
+    ],
+)
+def test_degenerate_threshold_by_hand(scores, threshold, expected):
+    from lmuq.evaluation.protocol import degenerate_threshold
+
+    assert degenerate_threshold(np.array(scores), threshold, (0.0, 1.0)) == expected

@@ -14,7 +14,9 @@ into a :class:`ReportData`: accuracy, and per scorer
   confidence are measured on the test part;
 * the F1-optimal acceptance threshold (:class:`~lmuq.evaluation.Tuner`) tuned on the
   calibration part, with precision / recall / F1 of "accept when score >= threshold" on the
-  test part;
+  test part. A tuned rule that accepts all or none of the calibration answers, or whose
+  threshold sits at the top of the score range, is flagged as degenerate
+  (:func:`degenerate_threshold`): it is no recommendation;
 * conformal abstention (:class:`~lmuq.evaluation.ConformalAbstention`, ``alpha = 0.1``)
   fitted on the calibration part: the threshold, and the coverage and realised risk
   (answered and wrong) on the test part.
@@ -63,6 +65,7 @@ __all__ = [
     "ThresholdStats",
     "build_report_data",
     "calibration_mask",
+    "degenerate_threshold",
 ]
 #: Miscoverage target of the conformal abstention line.
 CONFORMAL_ALPHA = 0.1
@@ -91,7 +94,12 @@ class CalibrationStats:
 
 @dataclass(frozen=True)
 class ThresholdStats:
-    """F1-optimal threshold tuned on the calibration split, judged on the test split."""
+    """F1-optimal threshold tuned on the calibration split, judged on the test split.
+
+    ``degenerate`` is empty for a usable rule, else what makes it no recommendation
+    (:func:`degenerate_threshold`): ``"accepts everything"``, ``"accepts nothing"`` or
+    ``"threshold at the top of the score range"``.
+    """
 
     threshold: float
     precision: float
@@ -101,6 +109,7 @@ class ThresholdStats:
     n_calibration: int
     n_test: int
     note: str = ""
+    degenerate: str = ""
 
 
 @dataclass(frozen=True)
@@ -283,6 +292,29 @@ def _calibration_stats(
     )
 
 
+def degenerate_threshold(scores: np.ndarray, threshold: float, bounds: tuple[float, float]) -> str:
+    """Why "accept when score >= ``threshold``" is no real rule on ``scores``, or ``""``.
+
+    ``"accepts everything"`` when every score passes (the threshold is at or below the
+    lowest score, e.g. at the bottom of the tuning grid), ``"accepts nothing"`` when none
+    does, ``"threshold at the top of the score range"`` when the threshold is at the upper
+    end of the tuning grid ``bounds`` (it keeps only answers with the largest possible
+    score). ``scores`` are the answers the threshold was tuned on.
+    """
+    s = np.asarray(scores, dtype=float)
+    t = float(threshold)
+    if s.size == 0 or not math.isfinite(t):
+        return ""
+    kept = int((s >= t).sum())
+    if kept == s.size:
+        return "accepts everything"
+    if kept == 0:
+        return "accepts nothing"
+    if t >= bounds[1] or math.isclose(t, bounds[1], rel_tol=1e-9, abs_tol=1e-12):
+        return "threshold at the top of the score range"
+    return ""
+
+
 def _threshold_stats(
     c_cal: np.ndarray, y_cal: np.ndarray, c_test: np.ndarray, y_test: np.ndarray, is_prob: bool
 ) -> ThresholdStats:
@@ -301,9 +333,10 @@ def _threshold_stats(
             return na("constant scores in the calibration split")
         bounds, step = (lo, hi), (hi - lo) / 100
     t = Tuner().tune_threshold(c_cal, y_cal, "fbeta_score", 1, bounds=bounds, step_size=step)
+    degenerate = degenerate_threshold(c_cal, t, bounds)
     if n_test == 0:
         note = "no scored answers in the test split"
-        return ThresholdStats(t, _NAN, _NAN, _NAN, _NAN, n_cal, n_test, note)
+        return ThresholdStats(t, _NAN, _NAN, _NAN, _NAN, n_cal, n_test, note, degenerate)
     prf = precision_recall_f1(c_test, y_test, t)
     notes = []
     if math.isnan(prf["precision"]):
@@ -319,6 +352,7 @@ def _threshold_stats(
         n_cal,
         n_test,
         "; ".join(notes),
+        degenerate,
     )
 
 
