@@ -637,3 +637,51 @@ def test_degenerate_threshold_by_hand(scores, threshold, expected):
     from lmuq.evaluation.protocol import degenerate_threshold
 
     assert degenerate_threshold(np.array(scores), threshold, (0.0, 1.0)) == expected
+
+
+def _useless_and_good(n: int = 60, seed: int = 4) -> pd.DataFrame:
+    """ "flat" is one value for every answer, "tiny" varies by 1e-9 only (as a product of
+    many token probabilities does): Platt scaling turns both into the base rate, whose ECE on
+    a stratified test split is about 0. "good" is informative; "anti" points the wrong way."""
+    rng = np.random.default_rng(seed)
+    correct = np.arange(n) % 2 == 0
+    good = np.clip(0.35 * correct + 0.65 * rng.random(n), 0, 1)
+    return pd.DataFrame(
+        {
+            "correct": correct,
+            "flat": np.full(n, 0.3),
+            "tiny": 1e-9 * rng.random(n),
+            "good": good,
+            "anti": 1 - good,
+        }
+    )
+
+
+def test_platt_scaling_to_a_constant_is_flagged_and_never_best_calibrated():
+    data = build_report_data(
+        _useless_and_good(), scorers=["flat", "tiny", "good", "anti"], n_boot=20
+    )
+    flat, tiny, good = (_row_of(data, n).calibration for n in ("flat", "tiny", "good"))
+    assert flat.platt_constant and tiny.platt_constant and not good.platt_constant
+    # the trap: a constant base-rate forecast has (near) zero ECE, lower than a useful scorer's
+    assert flat.ece_platt < 0.02 and tiny.ece_platt < 0.02 and good.ece_platt > flat.ece_platt
+    assert "constant" in flat.note and "constant" in tiny.note
+    assert "negative" in _row_of(data, "anti").calibration.note
+    assert data.best_calibrated is not None
+    assert data.best_calibrated.name not in ("flat", "tiny")
+    page = render_report(data, plots=False)
+    cells = parse(page)
+    for name in ("flat", "tiny"):
+        assert cells.cells[("calibration-table", name, "ece_platt")] == "not meaningful"
+    assert cells.cells[("calibration-table", "good", "ece_platt")] == fmt(good.ece_platt)
+    line = re.search(r'<p[^>]*id="best-calibrated"[^>]*>(.*?)</p>', page, re.S)
+    assert line and data.best_calibrated.name in line.group(1)
+    assert "flat" not in line.group(1).split("Not counted")[0]
+
+
+def test_no_best_calibrated_scorer_when_every_calibration_is_constant():
+    data = build_report_data(_useless_and_good(), scorers=["flat", "tiny"], n_boot=20)
+    assert data.best_calibrated is None
+    page = render_report(data, plots=False)
+    line = re.search(r'<p[^>]*id="best-calibrated"[^>]*>(.*?)</p>', page, re.S)
+    assert line and "no scorer" in line.group(1)

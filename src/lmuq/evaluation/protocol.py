@@ -11,7 +11,10 @@ into a :class:`ReportData`: accuracy, and per scorer
 * calibration on a held-out split: the questions are split once, stratified by correctness,
   into a *calibration* part (``calibration_split`` of them) and a *test* part. Platt scaling
   is fitted on the calibration part and ECE / Brier of the raw and of the Platt-calibrated
-  confidence are measured on the test part;
+  confidence are measured on the test part. When Platt scaling turns the scores into a
+  constant (a scorer without usable signal: every answer gets the base rate, whose ECE is
+  about 0), the calibration is flagged ``platt_constant``; such a scorer is never the
+  :attr:`ReportData.best_calibrated` one;
 * the F1-optimal acceptance threshold (:class:`~lmuq.evaluation.Tuner`) tuned on the
   calibration part, with precision / recall / F1 of "accept when score >= threshold" on the
   test part. A tuned rule that accepts all or none of the calibration answers, or whose
@@ -57,6 +60,7 @@ from lmuq.secrets import redact_settings
 
 __all__ = [
     "CONFORMAL_ALPHA",
+    "CONSTANT_STD",
     "CalibrationStats",
     "ConformalStats",
     "QuestionRow",
@@ -69,6 +73,9 @@ __all__ = [
 ]
 #: Miscoverage target of the conformal abstention line.
 CONFORMAL_ALPHA = 0.1
+#: Platt-calibrated scores whose standard deviation on the test split is below this (or
+#: that take a single value) count as constant.
+CONSTANT_STD = 1e-6
 
 # ---------------------------------------------------------------------------------------
 # results
@@ -80,7 +87,9 @@ class CalibrationStats:
     """ECE and Brier score on the held-out test split, raw and after Platt scaling.
 
     Platt scaling is fitted on the calibration split. ``nan`` where undefined; ``note`` says
-    why.
+    why. ``platt_constant``: the calibrated scores are (near) constant on the test split
+    (standard deviation below :data:`CONSTANT_STD`, or one distinct value), so ``ece_platt``
+    is that of a base-rate forecast and says nothing about the scorer.
     """
 
     ece_raw: float
@@ -90,6 +99,7 @@ class CalibrationStats:
     n_calibration: int
     n_test: int
     note: str = ""
+    platt_constant: bool = False
 
 
 @dataclass(frozen=True)
@@ -205,6 +215,22 @@ class ReportData:
         return next((s for s in self.scorers if math.isfinite(s.summary.auroc.estimate)), None)
 
     @property
+    def best_calibrated(self) -> ScorerReport | None:
+        """The scorer with the lowest Brier score after Platt scaling on the test split.
+
+        Scorers whose calibrated scores are constant (``calibration.platt_constant``) are
+        never chosen. Brier, not ECE: a base-rate forecast for every answer has ECE about 0,
+        while Brier also rewards telling right from wrong answers. ``None`` if no scorer
+        qualifies.
+        """
+        candidates = [
+            s
+            for s in self.scorers
+            if not s.calibration.platt_constant and math.isfinite(s.calibration.brier_platt)
+        ]
+        return min(candidates, key=lambda s: s.calibration.brier_platt, default=None)
+
+    @property
     def best_probability(self) -> ScorerReport | None:
         """The highest-AUROC scorer whose scores are probabilities (for a reliability plot)."""
         return next(
@@ -272,6 +298,7 @@ def _calibration_stats(
     n_cal, n_test = c_cal.size, c_test.size
     notes = []
     ece_raw = brier_raw = ece_platt = brier_platt = _NAN
+    constant = False
     if n_test == 0:
         notes.append("no scored answers in the test split")
     else:
@@ -285,10 +312,29 @@ def _calibration_stats(
             p = platt.predict(c_test)
             ece_platt = expected_calibration_error(p, y_test)
             brier_platt = brier_score(p, y_test)
+            constant = bool(np.unique(p).size == 1 or float(np.std(p)) < CONSTANT_STD)
+            if constant:
+                notes.append(
+                    f"Platt scaling makes the scores constant ({float(np.mean(p)):.3f} for "
+                    "every test answer, about the base rate): no usable signal, so its ECE "
+                    "is not meaningful"
+                )
+            elif platt.coef_ < 0:
+                notes.append(
+                    "Platt slope is negative: on the calibration split, higher scores meant "
+                    "more often wrong"
+                )
         else:
             notes.append("Platt scaling needs both classes in the calibration split")
     return CalibrationStats(
-        ece_raw, brier_raw, ece_platt, brier_platt, n_cal, n_test, "; ".join(notes)
+        ece_raw,
+        brier_raw,
+        ece_platt,
+        brier_platt,
+        n_cal,
+        n_test,
+        "; ".join(notes),
+        platt_constant=constant,
     )
 
 
