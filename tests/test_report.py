@@ -115,6 +115,8 @@ class _Cells(HTMLParser):
         self.responses: list[str] = []
         self.scripts: list[str] = []
         self.meta_csp = ""
+        self.warned: set[tuple[str, str, str]] = set()  # cells with a small-n marker
+        self._in_warn = False
         self._table = ""
         self._scorer = ""
         self._key: tuple | None = None
@@ -136,6 +138,10 @@ class _Cells(HTMLParser):
             )
         elif tag == "td" and "response" in (a.get("class") or "").split():
             self._kind, self._buf = "response", []
+        elif tag == "span" and "small-n" in (a.get("class") or "").split():
+            self._in_warn = True  # the marker is not part of the number
+            if self._kind == "cell":
+                self.warned.add(self._key)
         elif tag == "h2":
             self._kind, self._buf = "h2", []
         elif tag == "script":
@@ -146,6 +152,9 @@ class _Cells(HTMLParser):
             self.meta_csp = a.get("content") or ""
 
     def handle_endtag(self, tag):
+        if tag == "span" and self._in_warn:
+            self._in_warn = False
+            return
         text = "".join(self._buf).strip()
         if tag == "td" and self._kind == "cell":
             self.cells[self._key] = text
@@ -161,7 +170,7 @@ class _Cells(HTMLParser):
             self._kind = ""
 
     def handle_data(self, d):
-        if self._kind:
+        if self._kind and not self._in_warn:
             self._buf.append(d)
 
 
@@ -685,3 +694,58 @@ def test_no_best_calibrated_scorer_when_every_calibration_is_constant():
     page = render_report(data, plots=False)
     line = re.search(r'<p[^>]*id="best-calibrated"[^>]*>(.*?)</p>', page, re.S)
     assert line and "no scorer" in line.group(1)
+
+
+def _small_n_banner(page: str) -> str:
+    m = re.search(r'<div[^>]*id="small-n-warning"[^>]*>(.*?)</div>', page, re.S)
+    return re.sub(r"\s+", " ", m.group(1)) if m else ""
+
+
+def test_four_answers_warn_in_the_header_and_beside_each_number():
+    # 2 right, 2 wrong, ranked perfectly: AUROC 1.000 [1.000, 1.000] looks certain but is not
+    df = pd.DataFrame({"correct": [1, 1, 0, 0], "good": [0.9, 0.8, 0.2, 0.1]})
+    data = build_report_data(df, scorers=["good"], n_boot=50)
+    good = data.scorers[0]
+    assert good.small_n == "only 4 answers (2 correct, 2 wrong)"
+    assert good.small_split != ""
+    assert any("4 answers" in w for w in data.small_sample)
+    assert data.small_n == good.small_n
+    page = render_report(data, plots=False)
+    banner = _small_n_banner(page)
+    assert "only 4 answers (2 correct, 2 wrong)" in banner and "fewer than 30" in banner
+    cells = parse(page)
+    assert cells.cells[("scorer-table", "good", "auroc")] == "1.000 [1.000, 1.000]"
+    for metric in ("auroc", "prr", "auarc", "ece", "brier"):
+        assert ("scorer-table", "good", metric) in cells.warned
+    assert 'id="accuracy-value"' in page
+    assert re.search(r'id="accuracy-value">[^<]*<span class="small-n"', page)
+
+
+def test_few_of_one_class_is_small_too_and_enough_answers_are_not():
+    rng = np.random.default_rng(0)
+    y = np.array([1] * 8 + [0] * 192)  # 200 answers, only 8 correct
+    df = pd.DataFrame({"correct": y, "s": np.clip(0.3 * y + 0.7 * rng.random(200), 0, 1)})
+    data = build_report_data(df, scorers=["s"], n_boot=20)
+    assert data.scorers[0].small_n == "only 8 correct answers (of 200)"
+    balanced = df.assign(correct=np.arange(200) % 2)
+    data = build_report_data(balanced, scorers=["s"], n_boot=20)
+    assert data.scorers[0].small_n == "" and data.scorers[0].small_split == ""
+    assert data.small_sample == []
+    page = render_report(data, plots=False)
+    assert _small_n_banner(page) == "" and 'class="small-n"' not in page
+
+
+def test_small_splits_mark_only_the_held_out_numbers(data, html):
+    # 48 answers: enough for the whole-table metrics, but each split has only 24
+    cells = parse(html)
+    good = _row_of(data, "good")
+    assert good.small_n == "" and "24" in good.small_split
+    assert ("scorer-table", "good", "auroc") not in cells.warned
+    for key in (
+        ("calibration-table", "good", "ece_platt"),
+        ("threshold-table", "good", "f1"),
+        ("conformal-table", "good", "coverage"),
+    ):
+        assert key in cells.warned
+    assert "Held-out numbers" in _small_n_banner(html)
+    assert data.small_n == ""

@@ -24,6 +24,11 @@ into a :class:`ReportData`: accuracy, and per scorer
   fitted on the calibration part: the threshold, and the coverage and realised risk
   (answered and wrong) on the test part.
 
+Small samples are flagged (:func:`small_sample_note`): fewer than :data:`SMALL_N_ANSWERS`
+scored answers, or fewer than :data:`SMALL_N_CLASS` correct or wrong ones, for the
+whole-table metrics of a scorer (``ScorerReport.small_n``) and for its held-out numbers
+(``ScorerReport.small_split``, either split), and summed up in ``ReportData.small_sample``.
+
 NaN (or infinite) scores are dropped per scorer and counted. Anything undefined (one class
 only, nothing left after dropping, scores that are not probabilities) is ``nan`` with a
 note saying why; nothing here raises for degenerate-but-valid data.
@@ -61,6 +66,8 @@ from lmuq.secrets import redact_settings
 __all__ = [
     "CONFORMAL_ALPHA",
     "CONSTANT_STD",
+    "SMALL_N_ANSWERS",
+    "SMALL_N_CLASS",
     "CalibrationStats",
     "ConformalStats",
     "QuestionRow",
@@ -70,12 +77,17 @@ __all__ = [
     "build_report_data",
     "calibration_mask",
     "degenerate_threshold",
+    "small_sample_note",
 ]
 #: Miscoverage target of the conformal abstention line.
 CONFORMAL_ALPHA = 0.1
 #: Platt-calibrated scores whose standard deviation on the test split is below this (or
 #: that take a single value) count as constant.
 CONSTANT_STD = 1e-6
+#: Fewer scored answers than this, or fewer correct or wrong ones than SMALL_N_CLASS, and the
+#: report warns that the numbers (intervals included) are unreliable.
+SMALL_N_ANSWERS = 30
+SMALL_N_CLASS = 10
 
 # ---------------------------------------------------------------------------------------
 # results
@@ -148,6 +160,10 @@ class ScorerReport:
     ``summary`` (AUROC / PRR / AUARC), ``ece`` and ``brier`` use every answer with a finite
     score (``summary.n_scored`` of them; ``n_missing`` were NaN). ``ece`` and ``brier`` are
     ``nan`` unless ``is_probability`` (all scores in ``[0, 1]``).
+
+    ``small_n`` says why those numbers rest on a small sample (:func:`small_sample_note`),
+    ``small_split`` the same for the held-out numbers (``calibration``, ``threshold``,
+    ``conformal``: either split of the scored answers); empty when the sample is large enough.
     """
 
     name: str
@@ -159,6 +175,8 @@ class ScorerReport:
     calibration: CalibrationStats
     threshold: ThresholdStats
     conformal: ConformalStats
+    small_n: str = ""
+    small_split: str = ""
 
     @property
     def n_scored(self) -> int:
@@ -187,6 +205,7 @@ class ReportData:
     ``scorers`` is sorted by AUROC, best first (undefined AUROC last). ``scores`` holds each
     scorer's confidence per question (NaN kept), aligned with ``correct`` and
     ``calibration_mask`` (``True`` = calibration split). ``run_info`` is already redacted.
+    ``small_sample`` lists what rests on a small sample (empty when nothing does).
     """
 
     run_info: dict[str, Any]
@@ -204,10 +223,16 @@ class ReportData:
     calibration_split: float
     conformal_alpha: float
     seed: int
+    small_sample: list[str] = field(default_factory=list)
     generated_at: str = field(
         default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     )
     lmuq_version: str = field(default_factory=lambda: _lmuq_version())
+
+    @property
+    def small_n(self) -> str:
+        """:func:`small_sample_note` of all questions (``""`` when there are enough)."""
+        return small_sample_note(self.n_questions, self.n_correct)
 
     @property
     def best(self) -> ScorerReport | None:
@@ -279,6 +304,74 @@ def calibration_mask(
         take = round(fraction * members.size)
         mask[rng.permutation(members)[:take]] = True
     return mask
+
+
+# ---------------------------------------------------------------------------------------
+# small samples
+# ---------------------------------------------------------------------------------------
+
+
+def small_sample_note(n: int, n_correct: int) -> str:
+    """Why ``n`` answers (``n_correct`` of them correct) are too few to trust, or ``""``.
+
+    Too few: fewer than :data:`SMALL_N_ANSWERS` answers, or fewer than
+    :data:`SMALL_N_CLASS` correct or wrong ones. No answers at all is ``""`` (the numbers are
+    then undefined, not unreliable).
+    """
+    n, n_correct = int(n), int(n_correct)
+    n_wrong = n - n_correct
+    if n == 0:
+        return ""
+    if n < SMALL_N_ANSWERS:
+        return f"only {n} answers ({n_correct} correct, {n_wrong} wrong)"
+    if n_correct < SMALL_N_CLASS:
+        return f"only {n_correct} correct answers (of {n})"
+    if n_wrong < SMALL_N_CLASS:
+        return f"only {n_wrong} wrong answers (of {n})"
+    return ""
+
+
+def _split_note(y: np.ndarray, cal: np.ndarray, keep: np.ndarray) -> str:
+    """:func:`small_sample_note` of the scored calibration and test answers."""
+    notes = []
+    for label, part in (("calibration split", cal & keep), ("test split", ~cal & keep)):
+        note = small_sample_note(int(part.sum()), int(y[part].sum()))
+        if note:
+            notes.append(f"{label}: {note}")
+    return "; ".join(notes)
+
+
+def _small_sample_summary(
+    y: np.ndarray, cal: np.ndarray, reports: Sequence[ScorerReport]
+) -> list[str]:
+    """What the report's header says rests on a small sample."""
+    out = []
+    overall = small_sample_note(y.size, int(y.sum()))
+    if overall:
+        out.append(f"All questions: {overall}.")
+    else:
+        few = [r for r in reports if r.small_n]
+        if few:
+            out.append(
+                "Scorers with few scored answers (NaN scores dropped): "
+                + "; ".join(f"{r.name}: {r.small_n}" for r in few)
+                + "."
+            )
+    whole = _split_note(y, cal, np.ones(y.size, dtype=bool))
+    if whole:
+        out.append(
+            "Held-out numbers (calibration, thresholds, conformal abstention) use one split "
+            f"each: {whole}."
+        )
+    else:
+        few = [r for r in reports if r.small_split]
+        if few:
+            out.append(
+                "Held-out numbers of scorers with NaN scores: "
+                + "; ".join(f"{r.name}: {r.small_split}" for r in few)
+                + "."
+            )
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -467,6 +560,8 @@ def _scorer_report(
         calibration=_calibration_stats(*args, is_prob),
         threshold=_threshold_stats(*args, is_prob),
         conformal=_conformal_stats(*args, alpha),
+        small_n=small_sample_note(c.size, int(t.sum())),
+        small_split=_split_note(y, cal_mask, keep),
     )
 
 
@@ -646,4 +741,5 @@ def build_report_data(
         calibration_split=float(calibration_split),
         conformal_alpha=float(conformal_alpha),
         seed=int(seed),
+        small_sample=_small_sample_summary(y, cal, reports),
     )

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from lmuq.evaluation.bootstrap import Interval
-from lmuq.evaluation.protocol import ReportData
+from lmuq.evaluation.protocol import SMALL_N_ANSWERS, SMALL_N_CLASS, ReportData
 from lmuq.extras import require
 from lmuq.secrets import redact_settings
 from lmuq.storage.files import atomic_write
@@ -358,6 +358,7 @@ def _environment():
         lstrip_blocks=True,
     )
     env.filters.update(num=_num, pct=_pct, iv=_iv, thr=_threshold, key=_sort_key, parts=_parts)
+    env.tests["finite"] = _finite
     return env
 
 
@@ -377,6 +378,8 @@ def render_report(data: ReportData, *, title: str = "lmuq report", plots: bool =
     return env.get_template("report.html.j2").render(
         title=title,
         data=data,
+        small_n_answers=SMALL_N_ANSWERS,
+        small_n_class=SMALL_N_CLASS,
         model=_lookup(info, "model"),
         dataset=_lookup(info, "dataset"),
         settings=_flatten(info),
