@@ -749,3 +749,56 @@ def test_small_splits_mark_only_the_held_out_numbers(data, html):
         assert key in cells.warned
     assert "Held-out numbers" in _small_n_banner(html)
     assert data.small_n == ""
+
+
+def _rank_table(n: int = 60, seed: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    correct = np.arange(n) % 2 == 0
+    x = np.clip(0.3 * correct + 0.7 * rng.random(n), 0.01, 1.0)
+    order = np.argsort(x)
+    swapped = x.copy()  # two neighbours in rank swapped: rho = 1 - 12 / (n (n^2 - 1))
+    swapped[order[[20, 21]]] = swapped[order[[21, 20]]]
+    reversed_top = x.copy()  # the top 10 ranks reversed: rho = 1 - 6 * 330 / (n (n^2 - 1))
+    reversed_top[order[-10:]] = x[order[-10:]][::-1]
+    cube = x**3
+    cube[[3, 9]] = np.nan  # NaN rows are left out pairwise
+    return pd.DataFrame(
+        {
+            "correct": correct,
+            "x": x,
+            "cube": cube,  # a monotone transform: the same ranking
+            "log": np.log(x),
+            "swapped": swapped,
+            "reversed_top": reversed_top,
+            "anti": -x,  # the opposite ranking is not the same evidence for AUROC
+            "other": rng.random(n),
+        }
+    )
+
+
+def test_spearman_by_hand_sits_either_side_of_the_cut():
+    n = 60
+    assert 1 - 12 / (n * (n**2 - 1)) >= 0.999 > 1 - 6 * 330 / (n * (n**2 - 1))
+
+
+def test_scorers_that_rank_identically_are_one_group():
+    df = _rank_table()
+    names = ["x", "cube", "log", "swapped", "reversed_top", "anti", "other"]
+    data = build_report_data(df, scorers=names, n_boot=20)
+    (group,) = data.rank_groups
+    order = [s.name for s in data.scorers]  # groups list members best AUROC first
+    assert group == tuple(sorted(["x", "cube", "log", "swapped"], key=order.index))
+    page = render_report(data, plots=False)
+    note = re.search(r'<li[^>]*data-rank-group="1"[^>]*>(.*?)</li>', page, re.S)
+    assert note
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", note.group(1)))
+    assert "these 4 scorers rank the answers identically here: one piece of evidence, not 4" in (
+        text
+    )
+    for name in group:  # the rows stay, annotated
+        assert re.search(rf'<tr data-scorer="{name}" data-rank-group="1"', page)
+    assert re.search(r'<tr data-scorer="other">', page)
+
+
+def test_no_rank_groups_without_identical_rankings(data):
+    assert data.rank_groups == []

@@ -29,6 +29,10 @@ scored answers, or fewer than :data:`SMALL_N_CLASS` correct or wrong ones, for t
 whole-table metrics of a scorer (``ScorerReport.small_n``) and for its held-out numbers
 (``ScorerReport.small_split``, either split), and summed up in ``ReportData.small_sample``.
 
+Scorers that rank the answers the same way (Spearman rank correlation at least
+:data:`RANK_IDENTICAL` on the answers both scored) are grouped in ``ReportData.rank_groups``
+(:func:`rank_identical_groups`): such a group is one piece of evidence, not several.
+
 NaN (or infinite) scores are dropped per scorer and counted. Anything undefined (one class
 only, nothing left after dropping, scores that are not probabilities) is ``nan`` with a
 note saying why; nothing here raises for degenerate-but-valid data.
@@ -66,6 +70,7 @@ from lmuq.secrets import redact_settings
 __all__ = [
     "CONFORMAL_ALPHA",
     "CONSTANT_STD",
+    "RANK_IDENTICAL",
     "SMALL_N_ANSWERS",
     "SMALL_N_CLASS",
     "CalibrationStats",
@@ -77,6 +82,7 @@ __all__ = [
     "build_report_data",
     "calibration_mask",
     "degenerate_threshold",
+    "rank_identical_groups",
     "small_sample_note",
 ]
 #: Miscoverage target of the conformal abstention line.
@@ -88,6 +94,8 @@ CONSTANT_STD = 1e-6
 #: report warns that the numbers (intervals included) are unreliable.
 SMALL_N_ANSWERS = 30
 SMALL_N_CLASS = 10
+#: Scorers whose Spearman rank correlation is at least this rank the answers identically.
+RANK_IDENTICAL = 0.999
 
 # ---------------------------------------------------------------------------------------
 # results
@@ -206,6 +214,8 @@ class ReportData:
     scorer's confidence per question (NaN kept), aligned with ``correct`` and
     ``calibration_mask`` (``True`` = calibration split). ``run_info`` is already redacted.
     ``small_sample`` lists what rests on a small sample (empty when nothing does).
+    ``rank_groups``: groups of scorers that rank the answers identically
+    (:func:`rank_identical_groups`), members in ``scorers`` order.
     """
 
     run_info: dict[str, Any]
@@ -224,6 +234,7 @@ class ReportData:
     conformal_alpha: float
     seed: int
     small_sample: list[str] = field(default_factory=list)
+    rank_groups: list[tuple[str, ...]] = field(default_factory=list)
     generated_at: str = field(
         default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     )
@@ -372,6 +383,48 @@ def _small_sample_summary(
                 + "."
             )
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# scorers that rank alike
+# ---------------------------------------------------------------------------------------
+
+
+def rank_identical_groups(
+    scores: Mapping[str, np.ndarray],
+    threshold: float = RANK_IDENTICAL,
+    min_common: int = 3,
+) -> list[tuple[str, ...]]:
+    """Groups of scorers that rank the answers identically.
+
+    Two scorers are linked when the Spearman rank correlation of their scores, on the
+    answers both scored (finite scores; at least ``min_common`` of them), is at least
+    ``threshold``; a group is a connected set of linked scorers (two or more), its members in
+    the order of ``scores``, the groups in the order of their first member. A scorer that is
+    constant on those answers links to nothing (the correlation is undefined). An opposite
+    ranking (correlation -1) is not linked: its AUROC is the complement, not the same.
+    """
+    names = list(scores)
+    if len(names) < 2:
+        return []
+    table = pd.DataFrame({name: np.asarray(scores[name], dtype=float) for name in names})
+    rho = table.corr(method="spearman", min_periods=min_common).to_numpy()
+    parent = list(range(len(names)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if np.isfinite(rho[i, j]) and rho[i, j] >= threshold:
+                parent[max(root(i), root(j))] = min(root(i), root(j))
+    groups: dict[int, list[str]] = {}
+    for i, name in enumerate(names):
+        groups.setdefault(root(i), []).append(name)
+    return [tuple(g) for g in groups.values() if len(g) > 1]
 
 
 # ---------------------------------------------------------------------------------------
@@ -742,4 +795,5 @@ def build_report_data(
         conformal_alpha=float(conformal_alpha),
         seed=int(seed),
         small_sample=_small_sample_summary(y, cal, reports),
+        rank_groups=rank_identical_groups({r.name: scores[r.name] for r in reports}),
     )

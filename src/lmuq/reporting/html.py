@@ -34,7 +34,12 @@ from typing import Any
 import numpy as np
 
 from lmuq.evaluation.bootstrap import Interval
-from lmuq.evaluation.protocol import SMALL_N_ANSWERS, SMALL_N_CLASS, ReportData
+from lmuq.evaluation.protocol import (
+    RANK_IDENTICAL,
+    SMALL_N_ANSWERS,
+    SMALL_N_CLASS,
+    ReportData,
+)
 from lmuq.extras import require
 from lmuq.secrets import redact_settings
 from lmuq.storage.files import atomic_write
@@ -150,6 +155,12 @@ def _finite_or_inf(x: Any) -> bool:
         return not math.isnan(float(x))
     except (TypeError, ValueError):
         return False
+
+
+def _and_join(names: Any) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    names = [str(n) for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _parts(name: str) -> list[str]:
@@ -357,7 +368,15 @@ def _environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=_num, pct=_pct, iv=_iv, thr=_threshold, key=_sort_key, parts=_parts)
+    env.filters.update(
+        num=_num,
+        pct=_pct,
+        iv=_iv,
+        thr=_threshold,
+        key=_sort_key,
+        parts=_parts,
+        andjoin=_and_join,
+    )
     env.tests["finite"] = _finite
     return env
 
@@ -380,6 +399,8 @@ def render_report(data: ReportData, *, title: str = "lmuq report", plots: bool =
         data=data,
         small_n_answers=SMALL_N_ANSWERS,
         small_n_class=SMALL_N_CLASS,
+        rank_identical=RANK_IDENTICAL,
+        rank_group={name: i for i, g in enumerate(data.rank_groups, 1) for name in g},
         model=_lookup(info, "model"),
         dataset=_lookup(info, "dataset"),
         settings=_flatten(info),
