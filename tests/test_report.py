@@ -802,3 +802,53 @@ def test_scorers_that_rank_identically_are_one_group():
 
 def test_no_rank_groups_without_identical_rankings(data):
     assert data.rank_groups == []
+
+
+def _many_scorers(n: int = 80, seed: int = 6) -> tuple[pd.DataFrame, list[str]]:
+    """17 scorers of decreasing signal, one a copy (squared) of the best, and a baseline."""
+    rng = np.random.default_rng(seed)
+    correct = np.arange(n) % 2 == 0
+    cols = {
+        f"s{k:02d}": np.clip(correct * (1 - k / 17) * 0.6 + rng.random(n) * 0.5, 0, 1)
+        for k in range(16)
+    }
+    cols["s00_squared"] = cols["s00"] ** 2
+    cols["baseline:short_answer"] = -rng.integers(1, 30, n).astype(float) + 5 * correct
+    return pd.DataFrame({"correct": correct, **cols}), list(cols)
+
+
+def test_curves_show_the_five_best_and_the_baseline_in_distinct_looks(monkeypatch):
+    import lmuq.reporting.plots as plots
+    from lmuq.reporting.html import plotted_scorers, report_figures
+
+    df, names = _many_scorers()
+    data = build_report_data(df, scorers=names, n_boot=20)
+    assert len(data.scorers) == 18 and ("s00", "s00_squared") in data.rank_groups
+    order = [s.name for s in data.scorers]
+    # the five best by AUROC, skipping the baseline and the copy of a scorer already shown
+    top = [s for s in order if not s.startswith("baseline:") and s != "s00_squared"][:5]
+    assert plotted_scorers(data) == [*top, "baseline:short_answer"]
+
+    drawn = {}
+
+    def spy(fn):
+        def wrapper(*args, **kwargs):
+            drawn[fn.__name__] = fig = fn(*args, **kwargs)
+            return fig
+
+        return wrapper
+
+    for fn in (plots.plot_roc_curves, plots.plot_accuracy_rejection):
+        monkeypatch.setattr(plots, fn.__name__, spy(fn))
+    figures, _ = report_figures(data)
+    for name in ("plot_roc_curves", "plot_accuracy_rejection"):
+        lines = drawn[name].axes[0].lines
+        labels = [line.get_label() for line in lines]
+        assert len(lines) == 7, labels  # 6 scorers and the reference line
+        assert any(label.startswith("s00 (+1 ranking identically") for label in labels)
+        assert any(label.startswith("baseline:short_answer") for label in labels)
+        looks = {(matplotlib.colors.to_hex(x.get_color()), x.get_linestyle()) for x in lines}
+        assert len(looks) == 7
+    roc = next(f for f in figures if f.title == "ROC curves")
+    assert "6 of 18 scorers" in roc.caption and "the Scorers table has all 18" in roc.caption
+    assert not roc.wide
