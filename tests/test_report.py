@@ -223,6 +223,18 @@ def test_inline_script_is_allowed_by_its_hash_and_builds_no_html(html):
     assert "http://" not in html and "https://" not in html  # nothing fetched
 
 
+def test_csp_stays_strict_and_styles_come_from_the_one_style_element(html):
+    cells = parse(html)
+    (script,) = cells.scripts
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert cells.meta_csp == (
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    )
+    assert html.count("<style") == 1 and not re.search(r"<[^>]+\sstyle=", html)
+    assert "@import" not in html and "url(" not in html  # nothing fetched by CSS either
+
+
 def test_secrets_never_reach_the_report(data, html):
     for secret in (API_KEY, HF_TOKEN, BEARER, "eyJhbGciOiJIUzI1NiJ9"):
         assert secret not in html

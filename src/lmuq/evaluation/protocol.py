@@ -461,13 +461,12 @@ def _calibration_stats(
             constant = bool(np.unique(p).size == 1 or float(np.std(p)) < CONSTANT_STD)
             if constant:
                 notes.append(
-                    f"Platt scaling makes the scores constant ({float(np.mean(p)):.3f} for "
-                    "every test answer, about the base rate): no usable signal, so its ECE "
-                    "is not meaningful"
+                    f"Platt output is constant ({float(np.mean(p)):.3f} for every test "
+                    "answer, about the base rate): no usable signal; ECE not meaningful"
                 )
             elif platt.coef_ < 0:
                 notes.append(
-                    "Platt slope is negative: on the calibration split, higher scores meant "
+                    "negative Platt slope: on the calibration split, higher scores were "
                     "more often wrong"
                 )
         else:

@@ -144,6 +144,13 @@ def _iv(iv: Interval) -> str:
     return f"{iv.estimate:.3f} [{iv.low:.3f}, {iv.high:.3f}]"
 
 
+def _iv_parts(iv: Interval) -> tuple[str, str]:
+    """``("0.812", "[0.701, 0.905]")``: :func:`_iv` cut before the interval."""
+    text = _iv(iv)
+    est, _, rest = text.partition(" ")
+    return est, rest
+
+
 def _threshold(x: Any) -> str:
     if _finite_or_inf(x) and math.isinf(float(x)):
         return "∞ (abstain on all)"
@@ -267,22 +274,35 @@ def _curve_label(data: ReportData, name: str) -> str:
     return f"{name} (+{len(group) - 1} ranking identically)" if group else name
 
 
+#: Figure sizes (inches at 100 dpi): two plots side by side fit a 1400 px page, and one
+#: fits an 800 px page, at full size.
+_ROC_SIZE = (5.4, 5.4)
+_CURVES_SIZE = (5.9, 4.5)
+_FILTERED_SIZE = (6.0, 4.8)
+_RELIABILITY_SIZE = (5.4, 5.4)
+
+
 def _legend_below(fig) -> None:
-    """Put the legend under the axes, in two columns, so the plot keeps its width."""
+    """Put the legend under the axes (two columns when they fit the figure's width, else
+    one), so the plot keeps its width and the legend its font size."""
     ax = fig.axes[0]
     handles, labels = ax.get_legend_handles_labels()
-    if ax.get_legend() is not None:
-        ax.get_legend().remove()
-    ax.legend(
-        handles,
-        labels,
-        fontsize=9,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
-        ncol=2 if len(labels) > 4 else 1,
-        frameon=False,
-        handlelength=3,
-    )
+    for ncol in (2, 1) if len(labels) > 4 else (1,):
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        legend = ax.legend(
+            handles,
+            labels,
+            fontsize=9,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncol=ncol,
+            frameon=False,
+            handlelength=3,
+        )
+        fig.canvas.draw()
+        if legend.get_window_extent().width <= fig.bbox.width:
+            break
 
 
 def report_figures(data: ReportData) -> tuple[list[EmbeddedFigure], str]:
@@ -330,6 +350,7 @@ def report_figures(data: ReportData) -> tuple[list[EmbeddedFigure], str]:
     y = data.correct
     if 0 < int(y.sum()) < y.size and curves:
         fig = plots.plot_roc_curves(curves, y, styles=styles)
+        fig.set_size_inches(*_ROC_SIZE)
         _legend_below(fig)
         figures.append(
             EmbeddedFigure(
@@ -342,6 +363,7 @@ def report_figures(data: ReportData) -> tuple[list[EmbeddedFigure], str]:
         notes.append("ROC curves need both correct and wrong answers.")
     if curves:
         fig = plots.plot_accuracy_rejection(curves, y, styles=styles)
+        fig.set_size_inches(*_CURVES_SIZE)
         _legend_below(fig)
         figures.append(
             EmbeddedFigure(
@@ -370,6 +392,7 @@ def report_figures(data: ReportData) -> tuple[list[EmbeddedFigure], str]:
             title=f"Filtered accuracy: {best.name}",
             bar_width=width,
         )
+        fig.set_size_inches(*_FILTERED_SIZE)
         figures.append(
             EmbeddedFigure(
                 f"Filtered accuracy of {best.name}",
@@ -385,6 +408,7 @@ def report_figures(data: ReportData) -> tuple[list[EmbeddedFigure], str]:
         fig = plots.plot_reliability_diagram(
             data.scores[prob.name], y, title=f"Reliability diagram: {prob.name}"
         )
+        fig.set_size_inches(*_RELIABILITY_SIZE)
         # Room for the points (and their count labels) on the edges of the unit square.
         fig.axes[0].set_xlim(-0.02, 1.02)
         fig.axes[0].set_ylim(-0.03, 1.08)
@@ -424,6 +448,7 @@ def _environment():
         key=_sort_key,
         parts=_parts,
         andjoin=_and_join,
+        ivparts=_iv_parts,
     )
     env.tests["finite"] = _finite
     return env
