@@ -500,6 +500,83 @@ def calibrate_command(**o: Any) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- serve
+
+
+@cli.command("serve")
+@click.option(
+    "--upstream",
+    required=True,
+    metavar="URL",
+    help="base URL of the OpenAI-compatible server to guard, e.g. http://localhost:8000/v1",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="the trust policy (`lmuq calibrate`)",
+)
+@click.option("--host", default="127.0.0.1", help="address to listen on")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, help="port to listen on")
+@click.option(
+    "--abstain",
+    type=click.Choice(["flag", "refuse"]),
+    default="flag",
+    help="an answer that is not accepted: flag (returned with decision 'flag') or refuse "
+    "(content replaced by --refusal, decision 'abstain')",
+)
+@click.option("--refusal", default=None, help="the text of a refused answer")
+@click.option(
+    "--max-concurrency", type=click.IntRange(min=1), default=64, help="requests handled at once"
+)
+@click.option(
+    "--max-queue",
+    type=click.IntRange(min=0),
+    default=256,
+    help="requests that may wait; beyond that: 429 with Retry-After",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    help="seconds per upstream call",
+)
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
+)
+def serve_command(**o: Any) -> int:
+    """Serve the OpenAI API in front of --upstream, with the policy's confidence and decision
+    on every answer (an 'lmuq' object per choice, x-lmuq-confidence / x-lmuq-decision
+    headers). Gateway keys, if wanted: comma-separated in $LMUQ_GATEWAY_KEYS, sent by
+    clients in the X-LMUQ-Key header; the client's Authorization goes to the upstream."""
+    with _user_errors():
+        from lmuq.app.serve.config import DEFAULT_REFUSAL, GatewayConfig
+        from lmuq.app.serve.server import serve
+        from lmuq.evaluation.policy import load_policy
+
+        policy = load_policy(o["policy_path"])
+        config = GatewayConfig(
+            upstream=o["upstream"],
+            policy=policy,
+            abstain=o["abstain"],
+            refusal=o["refusal"] or DEFAULT_REFUSAL,
+            max_concurrency=o["max_concurrency"],
+            max_queue=o["max_queue"],
+            timeout=o["timeout"],
+            key_digests=GatewayConfig.keys_from_env(),
+        )
+        keys = "required (X-LMUQ-Key)" if config.key_digests else "none"
+        click.echo(
+            f"lmuq gateway: policy {policy.id} ({', '.join(policy.scorers)}), upstream "
+            f"{config.upstream}, gateway keys {keys}; OpenAI API at "
+            f"http://{o['host']}:{o['port']}/v1",
+            err=True,
+        )
+        serve(config, host=o["host"], port=o["port"], log_level=o["log_level"])
+    return 0
+
+
 # --------------------------------------------------------------------------- report
 
 
