@@ -46,6 +46,7 @@ the *uncertain band* where the samples could still change the decision.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import math
@@ -335,7 +336,7 @@ class TrustPolicy:
 
     # -- identity -------------------------------------------------------------------
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         """``pol-`` + 12 hex digits of the SHA-256 of the decision rule and its data hash
         (scorers, weights, calibrator, alpha, threshold, sampling, scoring, data sha256)."""

@@ -103,7 +103,7 @@ class Gateway:
         self.upstream = Upstream(
             self.config.upstream,
             timeout=self.config.timeout,
-            max_connections=self.config.max_concurrency * 2,
+            max_connections=self.config.max_concurrency,
         )
         try:
             yield
