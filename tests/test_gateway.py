@@ -10,6 +10,7 @@ Every expected confidence below is worked out from that and from the policy's de
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import signal
 import subprocess
@@ -479,3 +480,53 @@ def test_a_missing_serve_extra_names_it(monkeypatch):
     config = GatewayConfig(upstream="http://127.0.0.1:1/v1", policy=white_box_policy())
     with pytest.raises(MissingExtraError, match=r"lmuq\[serve\]"):
         create_app(config)
+
+
+# ------------------------------------------------------------------ audit log
+
+
+def test_every_answer_is_written_to_the_audit_log_and_exported(fake, tmp_path):
+    import json
+
+    from lmuq.app.cli import main
+    from lmuq.storage.audit import load_audit
+    from lmuq.storage.run_store import RunStore
+
+    store = tmp_path / "runs.sqlite"
+    with gateway(fake, audit=str(store)) as gw:
+        c = client(gw)
+        ask(c, SHORT)
+        list(ask(c, LONG, stream=True))
+        gw.gateway.audit.flush()
+        rows = load_audit(store)
+    assert [(r["prompt"], r["response"], r["decision"], r["stream"]) for r in rows] == [
+        (SHORT, "a b | s=-", "accept", False),
+        (LONG, "a b c d e f | s=-", "flag", True),
+    ]
+    assert rows[0]["confidence"] == pytest.approx(seq_prob(4))
+    assert rows[1]["scores"] == {"sequence_probability": pytest.approx(seq_prob(8))}
+    assert rows[0]["prompt_sha256"] == hashlib.sha256(SHORT.encode()).hexdigest()
+    assert all(r["policy_id"] == white_box_policy().id for r in rows)
+    with RunStore(store) as st:  # still a run store that lmuq's other commands open
+        assert st.runs() == []
+    raw = store.read_bytes()
+    assert b"sk-test-123" not in raw  # the client's key is never stored
+
+    out = tmp_path / "audit.jsonl"
+    assert main(["export", str(store), "--audit", "-o", str(out)]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["decision"] for line in lines] == ["accept", "flag"]
+
+
+def test_hashed_prompts_keep_no_prompt_text(fake, tmp_path):
+    from lmuq.storage.audit import load_audit
+
+    store = tmp_path / "runs.sqlite"
+    with gateway(fake, audit=str(store), hash_prompts=True) as gw:
+        ask(client(gw), "secret question text")
+        gw.gateway.audit.flush()
+    (row,) = load_audit(store)
+    assert row["prompt"] is None
+    assert row["prompt_sha256"] == hashlib.sha256(b"secret question text").hexdigest()
+    # the answer is kept (it is what was served); the prompt's text appears only in it
+    assert row["response"] == "secret question text | s=-"

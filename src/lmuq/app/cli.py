@@ -565,6 +565,8 @@ def serve_command(**o: Any) -> int:
             max_queue=o["max_queue"],
             timeout=o["timeout"],
             key_digests=GatewayConfig.keys_from_env(),
+            audit=o["audit"],
+            hash_prompts=o["hash_prompts"],
         )
         keys = "required (X-LMUQ-Key)" if config.key_digests else "none"
         click.echo(
@@ -621,8 +623,14 @@ def report_command(run_dir: str, out: str | None, n_boot: int | None) -> int:
     type=click.Path(dir_okay=False),
     help="output file: .parquet, .csv or .jsonl (nested, with log-probs)",
 )
-def export_command(store: str, run: str | None, out: str | None) -> int:
-    """List the runs of a store, or export one run (give RUN and -o FILE)."""
+@click.option(
+    "--audit",
+    is_flag=True,
+    help="export the gateway's audit log (`lmuq serve --audit`) instead of a run",
+)
+def export_command(store: str, run: str | None, out: str | None, audit: bool) -> int:
+    """List the runs of a store, or export one run (give RUN and -o FILE), or with --audit
+    the gateway's audit log."""
     from lmuq.storage.run_store import RunStore
 
     path = Path(store)
@@ -630,6 +638,15 @@ def export_command(store: str, run: str | None, out: str | None) -> int:
         raise _error(f"no store at {store}: pass the --store file of an `lmuq run`")
     if path.stat().st_size == 0:
         raise _error(f"{store} is an empty file, not an lmuq run store")
+    if audit:
+        if run is not None or not out:
+            raise _error("--audit takes the store and -o FILE (.jsonl, .csv or .parquet), no RUN")
+        with _user_errors():
+            from lmuq.storage.audit import export_audit
+
+            n = export_audit(path, out)
+        click.echo(f"Exported {n} audit records to {out}")
+        return 0
     with _user_errors(), RunStore(path) as st:
         if run is None:
             click.echo(_runs_table(st.runs()))

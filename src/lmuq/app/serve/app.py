@@ -95,6 +95,7 @@ class Gateway:
         self.limiter = Limiter(config.max_concurrency, config.max_queue)
         self.metrics = GatewayMetrics()
         self.upstream: Upstream | None = None
+        self.audit: Any = None
 
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
@@ -105,10 +106,16 @@ class Gateway:
             timeout=self.config.timeout,
             max_connections=self.config.max_concurrency,
         )
+        if self.config.audit is not None:
+            from lmuq.storage.audit import AuditLog
+
+            self.audit = AuditLog(self.config.audit, hash_prompts=self.config.hash_prompts)
         try:
             yield
         finally:
             await self.upstream.aclose()
+            if self.audit is not None:
+                self.audit.close()
 
     # ------------------------------------------------------------------ small endpoints
 
@@ -314,6 +321,7 @@ class Gateway:
                 error_body("the upstream's answer has no choices", "upstream_malformed"), 502
             )
         verdicts = await self._judge_all(body, choices, headers)
+        self._audit(body, data, choices, verdicts, stream=False, start=t)
         for choice, v in zip(choices, verdicts, strict=True):
             if not isinstance(choice, dict):
                 continue
@@ -383,6 +391,7 @@ class Gateway:
                     )
                     return
                 verdicts = await self._judge_all(body, asm.choices(), headers)
+                self._audit(body, asm.last or {}, asm.choices(), verdicts, stream=True, start=t)
                 if hold:
                     for chunk in self._release_held(held, verdicts, asm):
                         yield chunk
@@ -406,6 +415,45 @@ class Gateway:
         return StreamingResponse(
             events(), media_type="text/event-stream", headers={"x-lmuq-policy": self.policy.id}
         )
+
+    def _audit(
+        self,
+        body: dict[str, Any],
+        data: dict[str, Any],
+        choices: list[Any],
+        verdicts: list[Verdict],
+        *,
+        stream: bool,
+        start: float,
+    ) -> None:
+        """Queue one audit record per choice (the upstream's answer as it came)."""
+        if self.audit is None:
+            return
+        import datetime as dt
+        import uuid
+
+        at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+        request_id = str(data.get("id") or "") or uuid.uuid4().hex
+        prompt = _prompt(body)
+        latency = 1000 * (time.perf_counter() - start)
+        for i, (choice, v) in enumerate(zip(choices, verdicts, strict=True)):
+            message = choice.get("message") if isinstance(choice, dict) else None
+            try:
+                text = content_text(message.get("content")) if isinstance(message, dict) else None
+            except (UnsupportedContentError, TypeError, ValueError):
+                text = None
+            self.audit.record(
+                at=at,
+                request_id=request_id,
+                choice=int(choice.get("index", i)) if isinstance(choice, dict) else i,
+                stream=stream,
+                model=data.get("model") or body.get("model"),
+                policy_id=self.policy.id,
+                prompt=prompt,
+                response=text,
+                lmuq=v.lmuq,
+                latency_ms=latency,
+            )
 
     def _release_held(
         self, held: list[str], verdicts: list[Verdict], asm: StreamAssembler

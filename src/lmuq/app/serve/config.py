@@ -40,6 +40,8 @@ class GatewayConfig:
         key_digests: SHA-256 digests of the gateway keys; empty: no gateway key needed.
             A client sends its key in the ``X-LMUQ-Key`` header (``Authorization`` is the
             upstream's and is passed through).
+        audit: a run store file for the audit log (:mod:`lmuq.storage.audit`); None: none.
+        hash_prompts: the audit log keeps each prompt's SHA-256, not its text.
     """
 
     upstream: str
@@ -51,6 +53,8 @@ class GatewayConfig:
     retry_after: int = 1
     timeout: float = 60.0
     key_digests: frozenset[str] = field(default_factory=frozenset)
+    audit: str | None = None
+    hash_prompts: bool = False
 
     def __post_init__(self) -> None:
         if not self.upstream.startswith(("http://", "https://")):
