@@ -222,7 +222,8 @@ class Gateway:
         client asked for log-probs and how many alternatives."""
         fwd = dict(body)
         client_lp = bool(body.get("logprobs"))
-        client_top = body.get("top_logprobs") if client_lp else None
+        # asked for log-probs without top_logprobs: the API then returns no alternatives
+        client_top = (body.get("top_logprobs") or 0) if client_lp else None
         if self.policy.needs_logprobs:
             fwd["logprobs"] = True
         if self.policy.needs_top_logprobs:
