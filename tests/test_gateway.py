@@ -394,6 +394,27 @@ def test_failed_sampling_is_said_and_never_accepted(fake):
     assert lmuq["confidence_bounds"] == pytest.approx([0.5 * sp, 0.5 * sp + 0.5])
 
 
+def test_eager_samples_are_requested_with_the_answer(fake):
+    fake.latency = 1.0
+    with gateway(fake, sampled_policy(0.42), eager_samples=True) as gw:
+        resp = ask(client(gw), SHORT)
+    lmuq = resp.choices[0].model_extra["lmuq"]
+    assert lmuq["samples_used"] == 2 and lmuq["decision"] == "accept"
+    answer, batch = fake.requests
+    assert int(batch.body["n"]) == 2
+    # sent before the answer (1 s of upstream latency) came back, not after it
+    assert batch.at - answer.at < 0.5
+
+
+def test_eager_samples_not_needed_are_dropped(fake):
+    sp = seq_prob(4)
+    with gateway(fake, sampled_policy(0.5 * sp + 0.51), eager_samples=True) as gw:
+        resp = ask(client(gw), SHORT)
+        ok = ask(client(gw), SHORT)  # the gateway is fine after dropping the prefetch
+    assert resp.choices[0].model_extra["lmuq"]["samples_used"] == 0
+    assert ok.choices[0].model_extra["lmuq"]["decision"] == "flag"
+
+
 # ------------------------------------------------------------------ operations
 
 
@@ -436,6 +457,9 @@ def test_lmuq_serve_command_serves_and_shuts_down_on_sigterm(fake, tmp_path):
             str(port),
             "--log-level",
             "warning",
+            "--audit",
+            str(tmp_path / "audit.sqlite"),
+            "--hash-prompts",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -470,6 +494,11 @@ def test_lmuq_serve_command_serves_and_shuts_down_on_sigterm(fake, tmp_path):
     # uvicorn re-raises the SIGTERM it handled once it has shut down
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert "sk-x" not in err
+    # both answers were in the audit log when the gateway had shut down
+    from lmuq.storage.audit import load_audit
+
+    rows = load_audit(tmp_path / "audit.sqlite")
+    assert [(r["decision"], r["prompt"]) for r in rows] == [("accept", None)] * 2
 
 
 def test_a_missing_serve_extra_names_it(monkeypatch):

@@ -543,6 +543,20 @@ def calibrate_command(**o: Any) -> int:
     help="seconds per upstream call",
 )
 @click.option(
+    "--audit",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="run store file for the audit log: every answer, its scores and decision "
+    "(`lmuq export FILE --audit -o out.jsonl` reads it)",
+)
+@click.option("--hash-prompts", is_flag=True, help="the audit log keeps prompts' SHA-256 only")
+@click.option(
+    "--eager-samples",
+    is_flag=True,
+    help="draw the first batch of samples concurrently with the answer (lower latency; a "
+    "wasted call when the answer alone decides)",
+)
+@click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
 )
 def serve_command(**o: Any) -> int:
@@ -567,6 +581,7 @@ def serve_command(**o: Any) -> int:
             key_digests=GatewayConfig.keys_from_env(),
             audit=o["audit"],
             hash_prompts=o["hash_prompts"],
+            eager_samples=o["eager_samples"],
         )
         keys = "required (X-LMUQ-Key)" if config.key_digests else "none"
         click.echo(

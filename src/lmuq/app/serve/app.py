@@ -285,11 +285,17 @@ class Gateway:
 
         return draw
 
+    def _sampler(self, body: dict[str, Any], headers: dict[str, str]) -> Prefetch:
+        """The request's sample drawer; with ``eager_samples`` (and a policy that reads
+        samples) its first batch is already on its way, drawn while the answer is."""
+        draw = self._drawer(body, headers)
+        eager = self.config.eager_samples and bool(self.policy.sample_scorers)
+        return Prefetch(draw, self.policy.sampling.batch_size if eager else 0)
+
     async def _judge_all(
-        self, body: dict[str, Any], choices: list[Any], headers: dict[str, str]
+        self, body: dict[str, Any], choices: list[Any], draw: Any
     ) -> list[Verdict]:
         prompt = _prompt(body)
-        draw = self._drawer(body, headers)
         top = self.policy.sampling.top_logprobs
 
         async def one(choice: Any) -> Verdict:
@@ -309,19 +315,25 @@ class Gateway:
         fwd, client_lp, client_top = self._forward_body(body)
         headers = Upstream.headers(request.headers)
         t = time.perf_counter()
+        sampler = self._sampler(body, headers)
         try:
             data = await self.upstream.post_json(_CHAT, fwd, headers)
         except UpstreamError as exc:
+            sampler.cancel()
             self.metrics.observe_upstream("answer", time.perf_counter() - t, exc.kind)
             return _json(exc.body, exc.status)
         self.metrics.observe_upstream("answer", time.perf_counter() - t)
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices:
+            sampler.cancel()
             self.metrics.upstream_errors.labels("malformed").inc()
             return _json(
                 error_body("the upstream's answer has no choices", "upstream_malformed"), 502
             )
-        verdicts = await self._judge_all(body, choices, headers)
+        try:
+            verdicts = await self._judge_all(body, choices, sampler)
+        finally:
+            sampler.cancel()
         self._audit(body, data, choices, verdicts, stream=False, start=t)
         for choice, v in zip(choices, verdicts, strict=True):
             if not isinstance(choice, dict):
@@ -348,9 +360,11 @@ class Gateway:
         headers = Upstream.headers(request.headers)
         ctx = self.upstream.stream_lines(_CHAT, fwd, headers)
         t = time.perf_counter()
+        sampler = self._sampler(body, headers)
         try:
             lines = await ctx.__aenter__()
         except UpstreamError as exc:
+            sampler.cancel()
             self.metrics.observe_upstream("answer", time.perf_counter() - t, exc.kind)
             release()
             return self._finish("chat_stream", start, _json(exc.body, exc.status))
@@ -391,7 +405,7 @@ class Gateway:
                         )
                     )
                     return
-                verdicts = await self._judge_all(body, asm.choices(), headers)
+                verdicts = await self._judge_all(body, asm.choices(), sampler)
                 self._audit(body, asm.last or {}, asm.choices(), verdicts, stream=True, start=t)
                 if hold:
                     for chunk in self._release_held(held, verdicts, asm):
@@ -409,6 +423,7 @@ class Gateway:
                 )
                 yield f"data: {DONE}\n\n".encode()
             finally:
+                sampler.cancel()
                 await ctx.__aexit__(None, None, None)
                 release()
                 self._finish("chat_stream", start, _Status(status))
@@ -501,6 +516,35 @@ class Gateway:
                 )
             )
         return out
+
+
+class Prefetch:
+    """A sample drawer whose first ``k`` samples (k > 0) are requested at once, before
+    anyone asks: the first call gets them (and draws what it wants beyond them).
+    :meth:`cancel` drops them when no one needed them."""
+
+    def __init__(self, draw: Any, k: int) -> None:
+        self._draw = draw
+        self._task: asyncio.Task | None = asyncio.ensure_future(draw(k)) if k > 0 else None
+
+    async def __call__(self, k: int) -> list[Generation]:
+        if self._task is None:
+            return await self._draw(k)
+        task, self._task = self._task, None
+        got = list(await task)
+        if len(got) < k:
+            got += await self._draw(k - len(got))
+        return got[:k] if len(got) > k else got
+
+    def cancel(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        if task.done():
+            if not task.cancelled():
+                task.exception()  # retrieved: an unused failed prefetch is not an error
+        else:
+            task.cancel()
 
 
 class _Status:

@@ -42,6 +42,8 @@ class GatewayConfig:
             upstream's and is passed through).
         audit: a run store file for the audit log (:mod:`lmuq.storage.audit`); None: none.
         hash_prompts: the audit log keeps each prompt's SHA-256, not its text.
+        eager_samples: request the first batch of samples together with the answer (less
+            latency when samples are needed; a wasted call when the answer alone decides).
     """
 
     upstream: str
@@ -55,6 +57,7 @@ class GatewayConfig:
     key_digests: frozenset[str] = field(default_factory=frozenset)
     audit: str | None = None
     hash_prompts: bool = False
+    eager_samples: bool = False
 
     def __post_init__(self) -> None:
         if not self.upstream.startswith(("http://", "https://")):
