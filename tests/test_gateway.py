@@ -373,6 +373,25 @@ def test_sampling_goes_to_m_when_the_decision_stays_open(fake):
     assert sample_calls(fake) == [2, 2]
 
 
+def test_a_policy_of_sample_scorers_only_samples_from_the_start(fake):
+    # exact_match alone: unknown ([0, 1]) before any sample; after 2 agreeing of m = 4 its
+    # final value lies in [0.5, 1], not yet >= 0.6; after 4 it is 1.0
+    p = TrustPolicy(
+        ("exact_match",),
+        (1.0,),
+        IDENTITY,
+        0.1,
+        0.6,
+        sampling=PolicySampling(num_samples=4, batch_size=2),
+    )
+    with gateway(fake, p) as gw:
+        resp = ask(client(gw), SHORT)
+    lmuq = resp.choices[0].model_extra["lmuq"]
+    assert (lmuq["samples_used"], lmuq["confidence"], lmuq["decision"]) == (4, 1.0, "accept")
+    assert sample_calls(fake) == [2, 2]
+    assert "logprobs" not in fake.requests[0].body  # exact_match reads no log-probs
+
+
 def test_a_server_that_refuses_n_gets_one_call_per_sample(fake):
     fake.n_mode = "reject"
     with gateway(fake, sampled_policy(0.42)) as gw:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,11 +57,19 @@ class ChoiceJudge:
         self.policy = policy
         self.abstain = abstain
         self._full = policy.scorer()
-        self._answer = _subset_scorer(policy) if policy.answer_scorers else self._full
+        # sample steps score in worker threads; one at a time, since the scorer's shared
+        # statistics (NLI and embedding caches) are not meant for concurrent use
+        self._lock = threading.Lock()
+        self._answer = _subset_scorer(policy) if policy.answer_scorers else None
 
     def _scores(self, prompt: str, answer: Generation, samples: Sequence[Generation]) -> Any:
-        scorer = self._full if samples else self._answer
-        result = scorer.score([SampleSet(prompt, answer, list(samples))])
+        if samples:
+            with self._lock:
+                result = self._full.score([SampleSet(prompt, answer, list(samples))])
+        elif self._answer is None:  # no answer-only scorer: nothing is known yet
+            return {}, {}
+        else:
+            result = self._answer.score([SampleSet(prompt, answer, [])])
         cols = result.columns
         scores = {s: float(cols[s][0]) for s in self.policy.scorers if s in cols}
         errors = dict(cols["score_errors"][0] or {})
