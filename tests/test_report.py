@@ -8,6 +8,7 @@ import io
 import json
 import math
 import re
+import sys
 from html.parser import HTMLParser
 
 import matplotlib
@@ -864,3 +865,17 @@ def test_curves_show_the_five_best_and_the_baseline_in_distinct_looks(monkeypatc
     roc = next(f for f in figures if f.title == "ROC curves")
     assert "6 of 18 scorers" in roc.caption and "the Scorers table has all 18" in roc.caption
     assert not roc.wide
+
+
+def test_render_without_the_report_extra_names_it(data, monkeypatch):
+    # jinja2 and markupsafe both absent, as after `pip install lmuq` alone: the error names
+    # the extra to install, not a ModuleNotFoundError for markupsafe
+    from lmuq.extras import MissingExtraError
+    from lmuq.reporting import html as html_module
+
+    html_module._environment.cache_clear()  # a fresh process has built no environment yet
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    monkeypatch.setitem(sys.modules, "markupsafe", None)
+    with pytest.raises(MissingExtraError, match=r"lmuq\[report\]"):
+        render_report(data)
+    html_module._environment.cache_clear()

@@ -459,9 +459,8 @@ def render_report(data: ReportData, *, title: str = "lmuq report", plots: bool =
 
     ``plots=False`` leaves the plots out (faster; the section then says so).
     """
-    from markupsafe import Markup
-
-    env = _environment()
+    env = _environment()  # first: it names the `report` extra when jinja2 is missing
+    from markupsafe import Markup  # installed with jinja2
     info = redact_settings(dict(data.run_info))
     if plots:
         figures, figures_note = report_figures(data)
