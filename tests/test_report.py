@@ -879,3 +879,32 @@ def test_render_without_the_report_extra_names_it(data, monkeypatch):
     with pytest.raises(MissingExtraError, match=r"lmuq\[report\]"):
         render_report(data)
     html_module._environment.cache_clear()
+
+
+def test_the_best_scorer_is_tested_against_each_other_one_on_the_same_resamples(data, html):
+    from lmuq.evaluation import paired_bootstrap
+
+    ranked = [s.name for s in data.scorers if math.isfinite(s.summary.auroc.estimate)]
+    best = ranked[0]
+    assert [(d.a, d.b) for d in data.paired] == [(best, other) for other in ranked[1:]]
+    cells = parse(html)
+    assert f"Is {best} really the best?" in cells.headings
+    for d in data.paired:
+        direct = paired_bootstrap(
+            data.scores[best], data.scores[d.b], data.correct, n_boot=N_BOOT, seed=3
+        )
+        assert (d.estimate, d.low, d.high, d.p_value) == (
+            direct.estimate,
+            direct.low,
+            direct.high,
+            direct.p_value,
+        )
+        auroc_a = next(s for s in data.scorers if s.name == best).summary.auroc.estimate
+        auroc_b = next(s for s in data.scorers if s.name == d.b).summary.auroc.estimate
+        if d.b != "noisy":  # noisy has NaNs: its difference is on the answers both scored
+            assert d.estimate == pytest.approx(auroc_a - auroc_b, abs=1e-12)
+        assert cells.cells[("paired-table", d.b, "difference")] == fmt_iv(d)
+        p_text = cells.cells[("paired-table", d.b, "p")]
+        assert p_text == (f"< {d.p_floor:.2g}" if d.p_value <= d.p_floor else f"{d.p_value:.3f}")
+        verdict = cells.cells[("paired-table", d.b, "verdict")]
+        assert verdict == (f"{best} is better" if d.low > 0 else "no clear difference")
