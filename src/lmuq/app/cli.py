@@ -136,7 +136,9 @@ def _job_options(f: Callable) -> Callable:
             default=None,
             metavar="NAME[,NAME...]",
             help="white-box scorers, comma-separated (`lmuq scorers --family white-box` "
-            "lists them)  [default: the white-box scorers that need no model]",
+            "lists them)  [default: those that need no model; with the black-box scorers also "
+            "CoCoA, TokenSAR, SentenceSAR and consistency_and_confidence (embeddings), and with "
+            "--nli-model semantic_density]",
         ),
         click.option(
             "--nli-model",
@@ -197,7 +199,7 @@ def _model_options(f: Callable) -> Callable:
 @_model_options
 def demo_command(**options: Any) -> int:
     """Run the end-to-end demo: the embedded SmolLM2-135M-Instruct asks built-in questions
-    (no network), every white-box scorer and the black-box scorers that need no NLI model
+    (no network), the white-box scorers and the black-box scorers that need no NLI model
     score the answers, and the report says how well each separates right from wrong."""
     return _run_job(options)
 

@@ -33,13 +33,16 @@ from lmuq.types import SamplingParams
 from lmuq.uq.scorer import UQScorer
 
 __all__ = [
+    "EMBEDDING_WHITEBOX",
     "LENGTH_BASELINE",
+    "NLI_WHITEBOX",
     "ConfigError",
     "DemoConfig",
     "DemoResult",
     "JobInterrupted",
     "blackbox_scorers_for",
     "run_demo",
+    "whitebox_scorers_for",
 ]
 
 PROMPT_TEMPLATE = "{question} Answer with just the name."
@@ -107,8 +110,36 @@ NLI_BLACKBOX = (
 )
 
 
+#: White-box scorers that also compare texts (CoCoA, Vashurin et al. 2025; TokenSAR and
+#: SentenceSAR, Duan et al. 2024; UQLM's consistency_and_confidence) by embedding similarity:
+#: the job runs them by default whenever it loads the embedder for the black-box scorers.
+#: Not ``sar``: it embeds every sample once per token (about 6,200 extra texts on the
+#: default demo, minutes on 2 cores) for an AUROC of 0.58 there; ask for it with --scorers.
+EMBEDDING_WHITEBOX = (
+    "consistency_and_confidence",
+    "cocoa_msp",
+    "cocoa_ppl",
+    "cocoa_entropy",
+    "token_sar",
+    "sentence_sar",
+)
+#: White-box scorers that read an NLI model: by default whenever --nli-model is given.
+NLI_WHITEBOX = ("semantic_density",)
+
+
 def blackbox_scorers_for(nli_model: str | None) -> tuple[str, ...]:
     return NLI_BLACKBOX if nli_model else NLI_FREE_BLACKBOX
+
+
+def whitebox_scorers_for(cfg: DemoConfig) -> tuple[str, ...]:
+    """``--scorers`` as given; by default the model-free white-box scorers, plus those that
+    compare texts when the black-box scorers load the embedder (and the NLI model)."""
+    if cfg.scorers is not None:
+        return tuple(cfg.scorers)
+    extra = EMBEDDING_WHITEBOX if cfg.blackbox else ()
+    if cfg.blackbox and cfg.nli_model:
+        extra = (*extra, *NLI_WHITEBOX)
+    return (*cfg.whitebox_scorers(), *extra)
 
 
 def _equivalence(cfg: DemoConfig) -> str:
@@ -227,7 +258,7 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     timings["generate_s"] = time.perf_counter() - t0
 
     equivalence = _equivalence(cfg)
-    white = list(cfg.whitebox_scorers())
+    white = list(whitebox_scorers_for(cfg))
     black = list(blackbox_scorers_for(cfg.nli_model)) if cfg.blackbox else []
     if black:
         echo(
@@ -384,7 +415,7 @@ def _run_info(cfg, label, sets, result, correct, timings) -> dict[str, Any]:
         "model": label,
         "config": {
             **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-            "scorers": list(cfg.whitebox_scorers()),
+            "scorers": list(whitebox_scorers_for(cfg)),
         },
         "prompt_template": PROMPT_TEMPLATE,
         "sample_set_params": sets[0].params,
