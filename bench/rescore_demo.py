@@ -26,6 +26,11 @@ def main() -> None:
     ap.add_argument("results", type=Path)
     ap.add_argument("--scorers", default=",".join([*EMBEDDING_WHITEBOX, "sar"]))
     ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument(
+        "--extract",
+        action="store_true",
+        help="score the answers extracted from the responses (lmuq.grading.extraction)",
+    )
     args = ap.parse_args()
 
     import pandas as pd
@@ -46,8 +51,17 @@ def main() -> None:
         for r in records
     ]
     names = [n.strip() for n in args.scorers.split(",") if n.strip()]
+    if args.extract:
+        from lmuq.datasets import load_questions
+        from lmuq.grading.extraction import extracted_sample_sets
+
+        run = json.loads((args.results.parent / "run.json").read_text())
+        by_id = {q.id: q for q in load_questions(run["config"]["dataset"])}
+        sets = extracted_sample_sets(sets, [by_id[r["id"]] for r in records])
     t0 = time.perf_counter()
-    result = UQScorer(names, use_best=False).score(sets, progress=True)
+    result = UQScorer(names, use_best=False, equivalence="normalized_match").score(
+        sets, progress=True
+    )
     print(
         f"scored {len(sets)} sample sets with {len(names)} scorers in "
         f"{time.perf_counter() - t0:.1f} s"

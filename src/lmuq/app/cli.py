@@ -149,6 +149,14 @@ def _job_options(f: Callable) -> Callable:
         ),
         click.option("--no-blackbox", is_flag=True, help="white-box scorers only"),
         click.option(
+            "--extract-answers/--no-extract-answers",
+            default=True,
+            show_default=True,
+            help="scorers that compare responses compare the answer extracted from each "
+            '("The capital of X is Y." -> "Y"; a response without one agrees with '
+            "nothing), not the whole sentences",
+        ),
+        click.option(
             "--store",
             default=None,
             metavar="FILE",
@@ -235,6 +243,7 @@ def _run_job(o: dict[str, Any]) -> int:
         if o["scorers"] is None
         else tuple(n.strip() for n in o["scorers"].split(",") if n.strip()),
         blackbox=not o["no_blackbox"],
+        extract_answers=o["extract_answers"],
         nli_model=o["nli_model"],
         store=o["store"],
         run_name=o["run_name"],

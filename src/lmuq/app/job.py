@@ -26,6 +26,7 @@ from lmuq.evaluation.protocol import ReportData, build_report_data
 from lmuq.evaluation.summary import ScorerSummary, format_summary
 from lmuq.generation import draw
 from lmuq.grading import grade_question
+from lmuq.grading.extraction import extract_answer, extracted_sample_sets
 from lmuq.scoring.blackbox import CLUSTER_ONLY
 from lmuq.secrets import redact_settings, url_without_userinfo
 from lmuq.storage.files import atomic_write, write_jsonl, write_table
@@ -129,6 +130,58 @@ NLI_WHITEBOX = ("semantic_density",)
 
 def blackbox_scorers_for(nli_model: str | None) -> tuple[str, ...]:
     return NLI_BLACKBOX if nli_model else NLI_FREE_BLACKBOX
+
+
+#: White-box scorers whose text comparisons read the response's text alone (not its tokens):
+#: with answer extraction they compare the extracted answers. TokenSAR and SAR remove the
+#: response's tokens one by one, so they stay on the whole text.
+_ANSWER_COMPARING_WHITEBOX = frozenset(
+    {
+        "consistency_and_confidence",
+        "cocoa_msp",
+        "cocoa_ppl",
+        "cocoa_entropy",
+        "sentence_sar",
+        "semantic_density",
+    }
+)
+
+
+def _compares_answers(name: str) -> bool:
+    """Whether ``name`` compares responses' texts (so it should see the extracted answers)."""
+    from lmuq.scoring.registry import get_scorer
+
+    return get_scorer(name).family == "black-box" or name in _ANSWER_COMPARING_WHITEBOX
+
+
+def _joined(parts: list[Any], sets: list, *, extracted: bool) -> Any:
+    """One result from the passes over the whole texts and over the extracted answers: the
+    response columns are the whole texts; scores, raw columns and errors are the union."""
+    from lmuq.results import UQResult
+
+    columns: dict[str, list[Any]] = {
+        "prompt": [ss.prompt for ss in sets],
+        "response": [ss.answer.text for ss in sets],
+        "sampled_responses": [ss.sample_texts for ss in sets],
+    }
+    scorers: list[str] = []
+    raw: dict[str, tuple[str, ...]] = {}
+    metadata: dict[str, Any] = {}
+    errors: list[dict[str, str]] = [{} for _ in sets]
+    details: dict[str, list[Any]] = {}
+    for part in parts:
+        scorers += part.scorers
+        raw.update(part.raw_columns)
+        metadata.update(part.metadata)
+        details.update(part.details)
+        for name, values in part.columns.items():
+            if name not in ("prompt", "response", "sampled_responses", "score_errors"):
+                columns[name] = values
+        for row, errs in zip(errors, part.columns["score_errors"], strict=True):
+            row.update(errs)
+    columns["score_errors"] = errors
+    metadata["extracted_answers"] = extracted
+    return UQResult(columns, scorers, list(sets), metadata, raw, details)
 
 
 def whitebox_scorers_for(cfg: DemoConfig) -> tuple[str, ...]:
@@ -268,13 +321,24 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
         )
     t0 = time.perf_counter()
     # The judged answer stays the greedy one (use_best=False), for every family alike.
-    scorer = UQScorer(
-        [*white, *(b for b in black if b not in white)],
-        nli_model_name=cfg.nli_model,
-        equivalence=equivalence,
-        use_best=False,
-    )
-    result = scorer.score(sets, progress=cfg.progress)
+    names = [*white, *(b for b in black if b not in white)]
+    on_answers = [n for n in names if cfg.extract_answers and _compares_answers(n)]
+    on_texts = [n for n in names if n not in on_answers]
+
+    def scored(scorers: list[str], sample_sets: list) -> Any:
+        scorer = UQScorer(
+            scorers, nli_model_name=cfg.nli_model, equivalence=equivalence, use_best=False
+        )
+        return scorer.score(sample_sets, progress=cfg.progress)
+
+    extracted = extracted_sample_sets(sets, questions) if on_answers else None
+    if on_answers:
+        echo(
+            f"The {len(on_answers)} scorers that compare responses compare the answers "
+            "extracted from them (--no-extract-answers: the whole texts)"
+        )
+    parts = [scored(n, ss) for n, ss in ((on_texts, sets), (on_answers, extracted)) if n]
+    result = _joined(parts, sets, extracted=bool(on_answers))
     timings["score_s"] = time.perf_counter() - t0
 
     gens = [g for ss in sets for g in (ss.answer, *ss.samples)]
@@ -402,6 +466,8 @@ def _rows(questions, sets, result, correct) -> list[dict[str, Any]]:
             "response_tokens": ss.answer.num_tokens,
             "finish_reason": ss.answer.finish_reason,
             "sampled_responses": ss.sample_texts,
+            # the answer the consistency scorers compared ("" = none found)
+            "extracted_answer": extract_answer(ss.answer.text, q) or "",
         }
         row.update({c: result.columns[c][i] for c in raw_cols})
         row[LENGTH_BASELINE] = -float(ss.answer.num_tokens)
