@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from lmuq.results import UQResult
 from lmuq.scoring.blackbox import CLUSTER_ONLY, judged_response_index
-from lmuq.scoring.context import Equivalence, ScoringContext
+from lmuq.scoring.context import Equivalence, ScoringContext, Similarity
 from lmuq.scoring.engine import ascore, required_statistics, score
 from lmuq.scoring.functional.consistency import normalize_answer
 from lmuq.scoring.registry import resolve_scorers
@@ -47,6 +47,12 @@ class UQScorer:
             when a clustering scorer is requested (UQLM's rule).
         exact_match_normalizer: ``"default"`` (normalise case, spaces, punctuation,
             numbers), None (raw strings) or a callable.
+        similarity: the text similarity s(a, b) of CoCoA and SAR: ``"embedding"``
+            (sentence-embedding cosine clipped at 0, default) or ``"nli"``
+            ((p_e(a→b) + p_e(b→a)) / 2 with the NLI model, which then must be configured).
+        decode_token: a function from a token id to its text (e.g.
+            ``lambda i: tokenizer.decode([i])``) for ``ccp``, which reads the top-k
+            alternatives' text; None: ``ccp`` gives NaN and says why.
         judge: the default judge of the judged scorers (any lmuq backend).
         nli_model / embedder / bertscorer / bleurt: ready objects instead of loading.
         device: where models run (None: CUDA when available).
@@ -70,6 +76,8 @@ class UQScorer:
         embedding_threshold: float = 0.9,
         use_best: bool = False,
         exact_match_normalizer: Callable[[str], str] | Literal["default"] | None = "default",
+        similarity: Similarity = "embedding",
+        decode_token: Callable[[int], str] | None = None,
         judge: Any = None,
         nli_model: Any = None,
         embedder: Any = None,
@@ -95,6 +103,8 @@ class UQScorer:
         self.embedding_threshold = embedding_threshold
         self.use_best = use_best
         self.exact_match_normalizer = exact_match_normalizer
+        self.similarity = similarity
+        self.decode_token = decode_token
         self.judge = judge
         self.device = device
         self.nli_batch_size = nli_batch_size
@@ -131,6 +141,8 @@ class UQScorer:
             "embedding_threshold": self.embedding_threshold,
             "use_best": self.applies_best,
             "exact_match_normalizer": normalize_answer if normalizer == "default" else normalizer,
+            "similarity": self.similarity,
+            "decode_token": self.decode_token,
             "judge": self.judge,
         }
         ScoringContext(**options)  # raises on a bad option, naming it
@@ -138,7 +150,7 @@ class UQScorer:
 
     def context(self) -> ScoringContext:
         """The scoring context: the models the scorers need loaded, the options set."""
-        self.statistics.require(required_statistics(self.specs, self.equivalence))
+        self.statistics.require(required_statistics(self.specs, self.equivalence, self.similarity))
         return ScoringContext(**self.statistics.context_statistics(), **self._options())
 
     def score(self, sample_sets: Sequence[SampleSet], *, progress: bool = False) -> UQResult:
