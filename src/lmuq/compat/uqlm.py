@@ -22,21 +22,20 @@ from typing import Any, Literal
 from lmuq.backends.sync import run_sync
 from lmuq.generation.draws import adraw
 from lmuq.results import UQResult
-from lmuq.scoring.context import Equivalence
+from lmuq.scoring.context import BestResponse, Clustering, Equivalence
 from lmuq.statistics.shared import DEFAULT_NLI_MODEL, DEFAULT_SENTENCE_TRANSFORMER, SharedStatistics
 from lmuq.types import Generation, SampleSet, SamplingParams
 from lmuq.uq.scorer import UQScorer
 
 __all__ = ["DEFAULT_BLACKBOX_SCORERS", "BlackBoxUQ"]
 
-#: UQLM 0.6's default black-box scorers.
+#: UQLM 0.6's default black-box scorers (what its code uses; its docstring also lists
+#: entailment and semantic_sets_confidence, which it computes only when asked).
 DEFAULT_BLACKBOX_SCORERS = (
     "semantic_negentropy",
     "noncontradiction",
     "exact_match",
     "cosine_sim",
-    "entailment",
-    "semantic_sets_confidence",
 )
 
 
@@ -51,7 +50,10 @@ class BlackBoxUQ:
     ``output_extractor`` are accepted for signature compatibility and must be None.
 
     lmuq's options (keyword-only): ``strict_entailment`` (default True, Farquhar et al.;
-    False = Kuhn et al.'s lenient rule), ``condition_on_question``, ``equivalence``
+    False = Kuhn et al.'s lenient rule), ``clustering`` / ``best_response`` (``"uqlm"``
+    reproduces UQLM 0.6's clustering and ``use_best`` choice exactly; the defaults are
+    lmuq's, see :data:`~lmuq.scoring.context.Clustering`), ``condition_on_question``,
+    ``equivalence``
     (``"nli"`` or a labelled non-NLI relation: ``"normalized_match"``, ``"numeric"``,
     ``"embedding"``), ``embedding_threshold``, ``exact_match_normalizer``, and
     ``nli_model`` / ``embedder`` / ``bertscorer`` / ``bleurt_model`` to pass ready objects
@@ -88,6 +90,8 @@ class BlackBoxUQ:
         nli_batch_size: int = 32,
         *,
         strict_entailment: bool = True,
+        clustering: Clustering = "first_match",
+        best_response: BestResponse = "prefer_answer",
         condition_on_question: bool = False,
         equivalence: Equivalence = "nli",
         embedding_threshold: float = 0.9,
@@ -130,6 +134,8 @@ class BlackBoxUQ:
         self.verbose = verbose
         self.nli_batch_size = nli_batch_size
         self.strict_entailment = strict_entailment
+        self.clustering = clustering
+        self.best_response = best_response
         self.condition_on_question = condition_on_question
         self.equivalence = equivalence
         self.embedding_threshold = embedding_threshold
@@ -149,6 +155,8 @@ class BlackBoxUQ:
             condition_on_question=condition_on_question,
             embedding_threshold=embedding_threshold,
             use_best=use_best,
+            clustering=clustering,
+            best_response=best_response,
             exact_match_normalizer=exact_match_normalizer,
             nli_model=nli_model,
             embedder=embedder,
