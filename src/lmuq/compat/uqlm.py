@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+from lmuq.backends.resolve import as_backend
 from lmuq.backends.sync import run_sync
 from lmuq.generation.draws import adraw
 from lmuq.results import UQResult
@@ -299,25 +300,12 @@ class BlackBoxUQ:
         """The generation backend for ``llm``: a LangChain model is wrapped (never mutated)
         with this object's rate limit, system prompt and ``n`` setting; an lmuq backend is
         used as it is."""
-        if self.llm is None:
-            raise ValueError(
-                "no llm given: pass llm= to BlackBoxUQ, or use score() on your responses"
-            )
-        if _is_langchain(self.llm):
-            from lmuq.backends.langchain import LangChainBackend
-
-            return LangChainBackend(
-                self.llm,
-                system_prompt=self.system_prompt,
-                max_calls_per_min=self.max_calls_per_min,
-                use_n=self.use_n_param,
-            )
-        if callable(getattr(self.llm, "generate", None)) or callable(
-            getattr(self.llm, "agenerate", None)
-        ):
-            return self.llm
-        raise TypeError(
-            f"llm must be a LangChain chat model or an lmuq backend, got {type(self.llm).__name__}"
+        return as_backend(
+            self.llm,
+            system_prompt=self.system_prompt,
+            max_calls_per_min=self.max_calls_per_min,
+            use_n=self.use_n_param,
+            owner="BlackBoxUQ",
         )
 
     async def _generate(self, prompts: Sequence[str], m: int, progress: bool) -> list[SampleSet]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -34,6 +35,7 @@ __all__ = [
     "response_clusters",
     "response_log_likelihoods",
     "response_memberships",
+    "semantic_entropy_scorer",
     "semantic_entropy_weighted_value",
 ]
 
@@ -501,3 +503,24 @@ BLACKBOX_SCORERS: dict[str, ScorerSpec] = {s.name: s for s in SPECS}
 NLI_SCORERS = frozenset(s.name for s in SPECS if "nli" in s.needs)
 #: Scorers that read NLI only through clustering (so a non-NLI equivalence replaces it).
 CLUSTER_ONLY = frozenset({"semantic_negentropy", "semantic_sets_confidence", "semantic_entropy"})
+
+
+def semantic_entropy_scorer(
+    length_normalize: bool = True, *, name: str = "semantic_entropy"
+) -> ScorerSpec:
+    """Probability-weighted semantic entropy with the response probabilities chosen:
+    ℓ_i / L_i (``length_normalize``, Farquhar et al. 2024 and UQLM's default; the registry's
+    ``semantic_entropy``) or ℓ_i. UQLM's white-box ``semantic_negentropy`` is this scorer
+    (its "tokenprob" semantic entropy) under that name."""
+
+    def compute(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+        conf, se = semantic_entropy_weighted_value(ss, ctx, length_normalize)
+        return ScoreValue(conf, {"semantic_entropy_weighted_nats": se})
+
+    ell = "ℓ_i/L_i" if length_normalize else "ℓ_i"
+    return replace(
+        BLACKBOX_SCORERS["semantic_entropy"],
+        name=name,
+        compute=compute,
+        confidence_map=(f"1 − SE / log n, SE = −Σ_C p(C) log p(C), p(C) ∝ Σ_{{i∈C}} exp({ell})"),
+    )

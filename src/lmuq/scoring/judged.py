@@ -35,7 +35,11 @@ from lmuq.scoring.functional.llm_judge import (
     panel_aggregate,
     parse_judge_output,
 )
-from lmuq.scoring.functional.p_true import p_true_from_logprobs, p_true_prompt
+from lmuq.scoring.functional.p_true import (
+    p_true_from_first_token,
+    p_true_from_logprobs,
+    p_true_prompt,
+)
 from lmuq.scoring.functional.verbalized_confidence import (
     parse_verbalized_confidence,
     verbalized_confidence_prompt,
@@ -55,7 +59,7 @@ __all__ = [
     "verbalized_confidence_scorer",
 ]
 
-PTrueMethod = Literal["auto", "teacher_forced", "top_logprobs"]
+PTrueMethod = Literal["auto", "teacher_forced", "top_logprobs", "first_token"]
 
 VERBALIZED_PARAMS = SamplingParams(temperature=0.0, max_new_tokens=32)
 JUDGE_PARAMS = SamplingParams(temperature=0.0, max_new_tokens=64)
@@ -250,6 +254,30 @@ def _topk_p_true(
     return JudgedScore(value, None, gen.text, prompt)
 
 
+def _first_token_p_true(
+    gen: Generation, prompt: str, true_option: str, false_option: str
+) -> JudgedScore:
+    if gen.failed:
+        return JudgedScore(math.nan, f"judge call failed: {gen.error}", gen.text, prompt)
+    if gen.tokens is None or gen.logprobs is None or gen.num_tokens == 0:
+        why = "the backend returned no token log-probs for the reply"
+        return JudgedScore(math.nan, why, gen.text, prompt)
+    try:
+        value = p_true_from_first_token(
+            gen.tokens[0],
+            float(gen.logprobs[0]),
+            true_options=(true_option,),
+            false_options=(false_option,),
+        )
+    except ValueError as exc:
+        return JudgedScore(math.nan, f"first-token P(True) unavailable: {exc}", gen.text, prompt)
+    return JudgedScore(value, None, gen.text, prompt)
+
+
+def _has_top_ids(gen: Generation) -> bool:
+    return gen.top_token_ids is not None and gen.top_logprobs is not None
+
+
 def p_true_scorer(
     judge: Any = None,
     *,
@@ -273,13 +301,19 @@ def p_true_scorer(
     (any judge that records top-k log-probs with token ids: the first generated token's
     top-k, every token whose text is an option counting for it; a missing option gets the
     smallest top-k log-prob with ``topk_missing="bound"``, probability 0 with ``"zero"``),
-    or ``"auto"`` (teacher-forced when the judge can).
+    ``"first_token"`` (any judge that returns the reply's token log-probs, e.g. a chat API
+    that gives no top-k token ids: p of the first generated token when it is the True
+    option, 1 − p when it is the False option, see
+    :func:`~lmuq.scoring.functional.p_true.p_true_from_first_token`), or ``"auto"``
+    (teacher-forced when the judge can, else top-k when the reply has top-k token ids and a
+    decoder is at hand, else first-token).
     """
     if topk_missing not in ("bound", "zero"):
         raise ValueError(f"topk_missing must be 'bound' or 'zero', got {topk_missing!r}")
-    if method not in ("auto", "teacher_forced", "top_logprobs"):
+    if method not in ("auto", "teacher_forced", "top_logprobs", "first_token"):
         raise ValueError(
-            f"method must be 'auto', 'teacher_forced' or 'top_logprobs', got {method!r}"
+            "method must be 'auto', 'teacher_forced', 'top_logprobs' or 'first_token', got "
+            f"{method!r}"
         )
     for what, opt in (("true_option", true_option), ("false_option", false_option)):
         if not isinstance(opt, str) or not opt.strip():
@@ -299,7 +333,13 @@ def p_true_scorer(
         forced = method == "teacher_forced" or (method == "auto" and _can_force(backend))
         if not forced:
             gen = ctx.judge_reply(backend, params, prompt)
-            found = _topk_p_true(gen, prompt, _decoder(backend, decode), t_opt, f_opt, topk_missing)
+            decoder = _decoder(backend, decode)
+            first = method == "first_token" or (
+                method == "auto" and not (gen.failed or (_has_top_ids(gen) and decoder))
+            )
+            if first:
+                return _value(_first_token_p_true(gen, prompt, t_opt, f_opt))
+            found = _topk_p_true(gen, prompt, decoder, t_opt, f_opt, topk_missing)
             return _value(found)
         if not _can_force(backend):
             raise TypeError(

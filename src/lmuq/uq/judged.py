@@ -269,10 +269,10 @@ class PTrueScorer(_Judged):
         )
         if method == "auto":
             method = "teacher_forced" if can_force else "top_logprobs"
-        if method == "top_logprobs":
+        if method in ("top_logprobs", "first_token"):
             _check_backend(backend)
         self.backend = backend
-        self.method: Literal["teacher_forced", "top_logprobs"] = method
+        self.method: PTrueMethod = method
         self.true_option = true_option.strip() if isinstance(true_option, str) else true_option
         self.false_option = false_option.strip() if isinstance(false_option, str) else false_option
         self.decode = decode
