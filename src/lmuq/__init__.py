@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
     from lmuq.compat.uqlm import BlackBoxUQ
     from lmuq.datasets import Question, load_questions
     from lmuq.datasets.examples import load_example_dataset
+    from lmuq.evaluation.ensemble import UQEnsemble
     from lmuq.evaluation.tuning import Tuner
     from lmuq.generation import adraw, draw, generate_sample_sets
     from lmuq.grading.math import math_postprocessor
@@ -78,6 +79,7 @@ __all__ = [
     "TopKGapEstimator",
     "TransformersBackend",
     "Tuner",
+    "UQEnsemble",
     "UQResult",
     "UQScorer",
     "VerbalizedConfidenceScorer",
@@ -127,6 +129,7 @@ _LAZY = {
     "TopKGapEstimator": "lmuq.compat.luq",
     "TransformersBackend": "lmuq.backends.transformers",
     "Tuner": "lmuq.evaluation.tuning",
+    "UQEnsemble": "lmuq.evaluation.ensemble",
     "UQResult": "lmuq.results",
     "UQScorer": "lmuq.uq",
     "VerbalizedConfidenceScorer": "lmuq.uq",

@@ -28,7 +28,7 @@ from lmuq.statistics.shared import DEFAULT_NLI_MODEL, DEFAULT_SENTENCE_TRANSFORM
 from lmuq.types import Generation, SampleSet, SamplingParams
 from lmuq.uq.scorer import UQScorer
 
-__all__ = ["DEFAULT_BLACKBOX_SCORERS", "BlackBoxUQ"]
+__all__ = ["DEFAULT_BLACKBOX_SCORERS", "UQLM_BLACKBOX_SCORERS", "BlackBoxUQ"]
 
 #: UQLM 0.6's default black-box scorers (what its code uses; its docstring also lists
 #: entailment and semantic_sets_confidence, which it computes only when asked).
@@ -37,6 +37,15 @@ DEFAULT_BLACKBOX_SCORERS = (
     "noncontradiction",
     "exact_match",
     "cosine_sim",
+)
+
+
+#: Every black-box scorer name UQLM 0.6 accepts.
+UQLM_BLACKBOX_SCORERS = (
+    *DEFAULT_BLACKBOX_SCORERS,
+    "bert_score",
+    "entailment",
+    "semantic_sets_confidence",
 )
 
 

@@ -21,8 +21,8 @@ decode greedily (temperature 0) by default, so a verdict is reproducible.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -32,7 +32,9 @@ from lmuq.scoring.functional.llm_judge import (
     JudgeScale,
     PanelAggregate,
     judge_prompt,
+    keyword_score,
     panel_aggregate,
+    parse_explanation,
     parse_judge_output,
 )
 from lmuq.scoring.functional.p_true import (
@@ -76,6 +78,7 @@ class JudgedScore:
         output: the judge's reply text (``None`` for teacher-forced P(True)).
         prompt: the prompt sent to the judge (``None`` for a panel row).
         judges: a panel row's per-judge results, in judge order.
+        explanation: the judge's stated reason, when it was asked for one.
     """
 
     value: float
@@ -83,6 +86,7 @@ class JudgedScore:
     output: str | None = None
     prompt: str | None = None
     judges: tuple[JudgedScore, ...] = ()
+    explanation: str | None = None
 
 
 def _value(score: JudgedScore) -> ScoreValue:
@@ -104,6 +108,7 @@ def _text_judge(
     read: Callable[[str], float | None],
     judge: Any,
     params: SamplingParams,
+    explain: Callable[[str], str | None] | None = None,
 ) -> Callable[[SampleSet, ScoringContext], ScoreValue]:
     def compute(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
         backend = ctx.judge_for(judge, scorer)
@@ -114,10 +119,11 @@ def _text_judge(
                 JudgedScore(math.nan, f"judge call failed: {gen.error}", gen.text, prompt)
             )
         value = read(gen.text)
+        why_not = explain(gen.text) if explain is not None else None
         if value is None:
             why = f"could not read a score from the reply {gen.text[:120]!r}"
-            return _value(JudgedScore(math.nan, why, gen.text, prompt))
-        return _value(JudgedScore(float(value), None, gen.text, prompt))
+            return _value(JudgedScore(math.nan, why, gen.text, prompt, explanation=why_not))
+        return _value(JudgedScore(float(value), None, gen.text, prompt, explanation=why_not))
 
     return compute
 
@@ -171,24 +177,72 @@ def llm_judge_scorer(
     scale: JudgeScale = "ternary",
     params: SamplingParams = JUDGE_PARAMS,
     name: str = "llm_judge",
+    explanations: bool = False,
+    context: str | None = None,
+    instruction: str | None = None,
+    keywords_to_scores: Mapping[float, Sequence[str]] | None = None,
 ) -> ScorerSpec:
     """A judge grades the answer (UQLM's ``LLMJudge``): ``"ternary"`` (correct = 1,
-    partially correct or uncertain = 0.5, incorrect = 0), ``"binary"`` or ``"continuous"``.
-    With a ``SampleSet.reference`` the judge compares against that reference answer."""
-    if scale not in ("binary", "ternary", "continuous"):
-        raise ValueError(f"scale must be 'binary', 'ternary' or 'continuous', got {scale!r}")
+    partially correct or uncertain = 0.5, incorrect = 0), ``"binary"``, ``"continuous"`` or
+    ``"likert"`` (1–5, read as (s − 1) / 4). With a ``SampleSet.reference`` the judge
+    compares against that reference answer.
+
+    ``explanations`` asks for an ``Explanation:`` line, kept in ``JudgedScore.explanation``
+    (the judge then gets at least 256 new tokens); ``context`` opens the prompt (UQLM's
+    ``additional_context``). A custom template: ``instruction`` replaces the scale's
+    instruction and ``keywords_to_scores`` (UQLM's ``keywords_to_scores_dict``) reads the
+    verdict (:func:`~lmuq.scoring.functional.llm_judge.keyword_score`)."""
+    if scale not in ("binary", "ternary", "continuous", "likert"):
+        raise ValueError(
+            f"scale must be 'binary', 'ternary', 'continuous' or 'likert', got {scale!r}"
+        )
+    if keywords_to_scores is not None:
+        if not isinstance(keywords_to_scores, Mapping) or not keywords_to_scores:
+            raise TypeError("keywords_to_scores must be a non-empty mapping score -> keywords")
+        for v, ks in keywords_to_scores.items():
+            if not (isinstance(v, (int, float)) and 0 <= float(v) <= 1):
+                raise ValueError(f"keywords_to_scores keys are scores in [0, 1], got {v!r}")
+            if isinstance(ks, str) or not all(isinstance(k, str) and k.strip() for k in ks):
+                raise TypeError(f"keywords_to_scores[{v!r}] must be a list of non-empty str")
+    if instruction is not None and (not isinstance(instruction, str) or not instruction.strip()):
+        raise ValueError("instruction must be a non-empty str")
+    if explanations and params.max_new_tokens < 256:
+        params = replace(params, max_new_tokens=256)
+
+    def read(text: str) -> float | None:
+        if keywords_to_scores is not None:
+            return keyword_score(text, keywords_to_scores)
+        verdict = text.split("Explanation:")[0] if explanations else text
+        return parse_judge_output(verdict, scale)
+
     compute = _text_judge(
         name,
-        lambda ss: judge_prompt(ss.prompt, ss.answer.text, reference=ss.reference, scale=scale),
-        lambda text: parse_judge_output(text, scale),
+        lambda ss: judge_prompt(
+            ss.prompt,
+            ss.answer.text,
+            reference=ss.reference,
+            scale=scale,
+            explanations=explanations,
+            context=context,
+            instruction=instruction,
+        ),
+        read,
         judge,
         params,
+        parse_explanation if explanations else None,
     )
     return _spec(
         name,
         compute,
         {"answer", "judge"},
-        f"the judge's {scale} verdict: correct 1, partially correct / uncertain 0.5, incorrect 0",
+        "the judge's verdict: "
+        + (
+            "a custom template's keyword scores"
+            if keywords_to_scores is not None
+            else f"{scale}; correct 1, partially correct / uncertain 0.5, incorrect 0"
+            if scale != "likert"
+            else "likert 1..5 as (s − 1) / 4"
+        ),
         "Bouchard & Chauhan 2025 (UQLM LLMJudge); Zheng et al. 2023 (LLM-as-a-judge)",
         "A judge model grades the answer.",
     )
