@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
         generate_n_samples_and_answer,
     )
     from lmuq.compat.uqlm import BlackBoxUQ
+    from lmuq.compat.uqlm_semantic import SemanticDensity, SemanticEntropy
     from lmuq.datasets import Question, load_questions
     from lmuq.datasets.examples import load_example_dataset
     from lmuq.evaluation.ensemble import UQEnsemble
@@ -74,6 +75,8 @@ __all__ = [
     "SamplingParams",
     "ScorerSpec",
     "ScoringContext",
+    "SemanticDensity",
+    "SemanticEntropy",
     "SeqProbMode",
     "SharedStatistics",
     "TopKGapEstimator",
@@ -124,6 +127,8 @@ _LAZY = {
     "SamplingParams": "lmuq.types",
     "ScorerSpec": "lmuq.scoring",
     "ScoringContext": "lmuq.scoring",
+    "SemanticDensity": "lmuq.compat.uqlm_semantic",
+    "SemanticEntropy": "lmuq.compat.uqlm_semantic",
     "SeqProbMode": "lmuq.compat.luq",
     "SharedStatistics": "lmuq.statistics.shared",
     "TopKGapEstimator": "lmuq.compat.luq",

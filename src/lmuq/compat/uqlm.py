@@ -60,14 +60,16 @@ class BlackBoxUQ:
     ``output_extractor`` are accepted for signature compatibility and must be None.
 
     lmuq's options (keyword-only): ``strict_entailment`` (default True, Farquhar et al.;
-    False = Kuhn et al.'s lenient rule), ``clustering`` / ``best_response`` (``"uqlm"``
-    reproduces UQLM 0.6's clustering and ``use_best`` choice exactly; the defaults are
-    lmuq's, see :data:`~lmuq.scoring.context.Clustering`), ``condition_on_question``,
-    ``equivalence``
-    (``"nli"`` or a labelled non-NLI relation: ``"normalized_match"``, ``"numeric"``,
-    ``"embedding"``), ``embedding_threshold``, ``exact_match_normalizer``, and
-    ``nli_model`` / ``embedder`` / ``bertscorer`` / ``bleurt_model`` to pass ready objects
-    (``bleurt`` needs the optional bleurt-pytorch package; see :mod:`lmuq.statistics.bleurt`).
+    False = Kuhn et al.'s lenient rule), ``question_separator`` (what joins prompt and
+    text when conditioning; UQLM's ``prompts_in_nli`` uses a newline), ``clustering`` /
+    ``best_response`` (``"uqlm"`` reproduces UQLM 0.6's clustering and ``use_best``
+    choice exactly; the defaults are lmuq's, see
+    :data:`~lmuq.scoring.context.Clustering`), ``condition_on_question``,
+    ``equivalence`` (``"nli"`` or a labelled non-NLI relation: ``"normalized_match"``,
+    ``"numeric"``, ``"embedding"``), ``embedding_threshold``, ``exact_match_normalizer``,
+    and ``nli_model`` / ``embedder`` / ``bertscorer`` / ``bleurt_model`` to pass ready
+    objects (``bleurt`` needs the optional bleurt-pytorch package; see
+    :mod:`lmuq.statistics.bleurt`).
 
     ``use_n_param`` asks a LangChain model for several samples per call (its ``n``
     field); ``max_calls_per_min`` and ``system_prompt`` apply to a LangChain model (an lmuq
@@ -103,6 +105,7 @@ class BlackBoxUQ:
         clustering: Clustering = "first_match",
         best_response: BestResponse = "prefer_answer",
         condition_on_question: bool = False,
+        question_separator: str = " ",
         equivalence: Equivalence = "nli",
         embedding_threshold: float = 0.9,
         exact_match_normalizer: Callable[[str], str] | Literal["default"] | None = "default",
@@ -147,6 +150,7 @@ class BlackBoxUQ:
         self.clustering = clustering
         self.best_response = best_response
         self.condition_on_question = condition_on_question
+        self.question_separator = question_separator
         self.equivalence = equivalence
         self.embedding_threshold = embedding_threshold
         self.exact_match_normalizer = exact_match_normalizer
@@ -163,6 +167,7 @@ class BlackBoxUQ:
             equivalence=equivalence,
             strict_entailment=strict_entailment,
             condition_on_question=condition_on_question,
+            question_separator=question_separator,
             embedding_threshold=embedding_threshold,
             use_best=use_best,
             clustering=clustering,

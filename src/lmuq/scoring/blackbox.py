@@ -158,12 +158,16 @@ def judged_response_index(ss: SampleSet, ctx: ScoringContext) -> int:
     else the cluster's first member
     (:func:`~lmuq.scoring.functional.semantic.largest_membership_member`); with
     ``best_response="uqlm"`` its most repeated text, else its longest
-    (:func:`~lmuq.scoring.functional.semantic.most_repeated_or_longest`)."""
+    (:func:`~lmuq.scoring.functional.semantic.most_repeated_or_longest`), in the most
+    probable cluster by length-normalised token probability with ``"uqlm_tokenprob"``."""
     if not ctx.use_best or not ss.samples:
         return 0
     memberships = response_memberships(ss, ctx)
     if ctx.best_response == "uqlm":
         return SF.most_repeated_or_longest(memberships, _responses(ss))
+    if ctx.best_response == "uqlm_tokenprob":
+        probs = SF.cluster_probabilities(memberships, response_log_likelihoods(ss, True))
+        return SF.most_repeated_or_longest(memberships, _responses(ss), probs)
     return SF.largest_membership_member(memberships)
 
 

@@ -37,8 +37,10 @@ Clustering = Literal["first_match", "uqlm"]
 
 #: Which response ``use_best`` judges: "prefer_answer" (default): in the largest cluster,
 #: the original answer when it is a member, else the cluster's first member; "uqlm": UQLM
-#: 0.6's choice, the most repeated text of the largest cluster, else its longest.
-BestResponse = Literal["prefer_answer", "uqlm"]
+#: 0.6's choice, the most repeated text of the largest cluster, else its longest;
+#: "uqlm_tokenprob": the same in the most probable cluster, p(C) ∝ Σ_{i∈C} exp(ℓ_i/L_i)
+#: (UQLM's ``best_response_selection="tokenprob"``; needs every response's log-probs).
+BestResponse = Literal["prefer_answer", "uqlm", "uqlm_tokenprob"]
 
 #: How CoCoA and SAR measure the graded similarity s(a, b) ∈ [0, 1] of two texts (their
 #: papers use an STS cross-encoder; see :mod:`lmuq.scoring.functional.similarity`):
@@ -114,9 +116,10 @@ class ScoringContext:
                 f"clustering must be 'first_match' or 'uqlm' (UQLM 0.6's rule), got "
                 f"{self.clustering!r}"
             )
-        if self.best_response not in ("prefer_answer", "uqlm"):
+        if self.best_response not in ("prefer_answer", "uqlm", "uqlm_tokenprob"):
             raise ValueError(
-                f"best_response must be 'prefer_answer' or 'uqlm' (UQLM 0.6's choice), got "
+                "best_response must be 'prefer_answer', 'uqlm' or 'uqlm_tokenprob' (UQLM 0.6's "
+                f"choices), got "
                 f"{self.best_response!r}"
             )
         if not isinstance(self.question_separator, str):
