@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
         generate_n_samples_and_answer,
     )
     from lmuq.compat.uqlm import BlackBoxUQ
+    from lmuq.compat.uqlm_panel import LLMPanel
     from lmuq.compat.uqlm_semantic import SemanticDensity, SemanticEntropy
     from lmuq.datasets import Question, load_questions
     from lmuq.datasets.examples import load_example_dataset
@@ -42,7 +43,6 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
     from lmuq.types import Generation, SampleSet, SamplingParams
     from lmuq.uq import (
         LLMJudge,
-        LLMPanel,
         PTrueScorer,
         UQScorer,
         VerbalizedConfidenceScorer,
@@ -112,7 +112,7 @@ _LAZY = {
     "HFLLMWrapper": "lmuq.compat.luq",
     "LLMJudge": "lmuq.uq",
     "LLMOutput": "lmuq.compat.luq",
-    "LLMPanel": "lmuq.uq",
+    "LLMPanel": "lmuq.compat.uqlm_panel",
     "LLMSamples": "lmuq.compat.luq",
     "LangChainBackend": "lmuq.backends.langchain",
     "LlamaCppBackend": "lmuq.backends.llama_cpp",

@@ -213,8 +213,8 @@ def judge_scale(template: str) -> JudgeScale:
     if template in ("binary", "ternary", "continuous", "likert"):
         return template  # type: ignore[return-value]
     raise ValueError(
-        f"unknown judge template {template!r}: choose from {', '.join(UQLM_TEMPLATES)} (UQLM) "
-        "or binary, ternary, continuous, likert"
+        f"unknown judge scale or template {template!r}: choose from "
+        f"{', '.join(UQLM_TEMPLATES)} (UQLM) or binary, ternary, continuous, likert"
     )
 
 
