@@ -56,8 +56,10 @@ class BlackBoxUQ:
     ``device``, ``use_best``, ``nli_model_name``, ``sentence_transformer``,
     ``postprocessor``, ``system_prompt``, ``max_calls_per_min``, ``sampling_temperature``,
     ``return_responses``, ``use_n_param``, ``max_length`` (responses are truncated to this
-    many characters), ``verbose``, ``nli_batch_size``. ``structured_response`` /
-    ``output_extractor`` are accepted for signature compatibility and must be None.
+    many characters), ``verbose``, ``nli_batch_size``, and ``structured_response`` /
+    ``output_extractor`` (both or neither): a LangChain ``llm`` is called through
+    ``with_structured_output(structured_response)`` and ``output_extractor(result)`` is
+    the response text.
 
     lmuq's options (keyword-only): ``strict_entailment`` (default True, Farquhar et al.;
     False = Kuhn et al.'s lenient rule), ``question_separator`` (what joins prompt and
@@ -117,9 +119,16 @@ class BlackBoxUQ:
         names = list(DEFAULT_BLACKBOX_SCORERS if scorers is None else scorers)
         if not names:
             raise ValueError("scorers is empty: name at least one black-box scorer")
-        if structured_response is not None or output_extractor is not None:
-            raise ValueError(
-                "structured_response/output_extractor are not supported yet; pass None"
+        if (structured_response is None) != (output_extractor is None):
+            which = "structured_response" if output_extractor is None else "output_extractor"
+            other = "output_extractor" if which == "structured_response" else "structured_response"
+            raise ValueError(f"If `{which}` is specified, `{other}` must also be specified.")
+        if output_extractor is not None and not callable(output_extractor):
+            raise TypeError("output_extractor must be a callable: structured result -> str")
+        if structured_response is not None and llm is not None and not _is_langchain(llm):
+            raise TypeError(
+                "structured_response/output_extractor need a LangChain chat model (its "
+                "with_structured_output()); with an lmuq backend use postprocessor="
             )
         if sampling_temperature <= 0:
             raise ValueError(f"sampling_temperature must be > 0, got {sampling_temperature}")
@@ -319,6 +328,8 @@ class BlackBoxUQ:
             system_prompt=self.system_prompt,
             max_calls_per_min=self.max_calls_per_min,
             use_n=self.use_n_param,
+            structured_response=self.structured_response,
+            output_extractor=self.output_extractor,
             owner="BlackBoxUQ",
         )
 
