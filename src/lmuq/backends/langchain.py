@@ -36,6 +36,7 @@ from lmuq.backends.openai_format import (
 from lmuq.backends.retry import RetryPolicy
 from lmuq.backends.runner import CallJob, GenerationRunner
 from lmuq.backends.sync import SyncFromAsync
+from lmuq.chat import chat_messages
 from lmuq.extras import require
 from lmuq.secrets import Secret, is_secret_key, redact_text, url_credentials
 from lmuq.types import Generation, SamplingParams
@@ -187,8 +188,10 @@ class LangChainBackend(SyncFromAsync):
         return model.bind(**bind) if bind else model
 
     def _messages(self, prompt: str) -> list[tuple[str, str]]:
-        msgs = [("system", self.system_prompt)] if self.system_prompt else []
-        return [*msgs, ("human", prompt)]
+        """LangChain's (role, content) tuples; a :class:`~lmuq.chat.ChatPrompt` sends its
+        own messages."""
+        roles = {"user": "human", "assistant": "ai", "system": "system"}
+        return [(roles[m["role"]], m["content"]) for m in chat_messages(prompt, self.system_prompt)]
 
     async def agenerate(
         self, prompts: Prompts, params: SamplingParams, n: int = 1, **options: Unpack[GenOptions]
