@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
         generate_n_samples_and_answer,
     )
     from lmuq.compat.uqlm import BlackBoxUQ
+    from lmuq.compat.uqlm_codegen import CodeGenUQ
     from lmuq.compat.uqlm_panel import LLMPanel
     from lmuq.compat.uqlm_semantic import SemanticDensity, SemanticEntropy
     from lmuq.datasets import Question, load_questions
@@ -55,6 +56,7 @@ __version__ = "0.2.0"
 __all__ = [
     "SCORERS",
     "BlackBoxUQ",
+    "CodeGenUQ",
     "FakeBackend",
     "Generation",
     "GenerationBackend",
@@ -106,6 +108,7 @@ __all__ = [
 
 _LAZY = {
     "BlackBoxUQ": "lmuq.compat.uqlm",
+    "CodeGenUQ": "lmuq.compat.uqlm_codegen",
     "FakeBackend": "lmuq.backends",
     "Generation": "lmuq.types",
     "GenerationBackend": "lmuq.backends",
