@@ -28,7 +28,7 @@ SAMPLES = [
     Generation("Lyon", logprobs=[-1.0], tokens=("Lyon",)),
     Generation("Paris", logprobs=[-0.5, -0.1], tokens=("Par", "is")),
 ]
-P_TRUE_REPLY = Generation("A", logprobs=[math.log(0.8)], tokens=("A",))
+P_TRUE_REPLY = Generation("True", logprobs=[math.log(0.8)], tokens=("True",))
 
 
 class Embed:
@@ -40,7 +40,8 @@ class Embed:
 
 
 def respond(prompt: str, params: SamplingParams, j: int) -> Generation:
-    if "Possible answer" in prompt:
+    if "Proposed Answer" in prompt:
+        assert "Here are some possible answers:\nParis\nLyon\n" in prompt  # UQLM's prompt
         return P_TRUE_REPLY
     return ANSWER if params.temperature == 0 else SAMPLES[j]
 
@@ -181,7 +182,7 @@ def test_p_true_gives_nan_with_its_reason_when_the_reply_is_no_option():
     def other(prompt, params, j):
         return (
             Generation("Maybe", logprobs=[-0.1], tokens=("Maybe",))
-            if "Possible" in prompt
+            if "Proposed" in prompt
             else ANSWER
         )
 
@@ -206,3 +207,19 @@ def test_generation_from_logprobs_pads_missing_alternatives():
     np.testing.assert_array_equal(g.top_logprobs, [[-0.1, -2.0], [-0.2, -math.inf]])
     with pytest.raises(ValueError, match="logprob"):
         generation_from_logprobs("x", [{"token": "x"}])
+
+
+def test_uqlms_p_true_prompt_lists_distinct_answers_only_when_they_differ():
+    from lmuq.scoring.functional.p_true import p_true_prompt_uqlm
+
+    same = p_true_prompt_uqlm("Q?", "Paris", ["Paris", "Paris"])
+    assert "possible answers" not in same
+    assert same.splitlines() == [
+        "Question: Q?",
+        "Proposed Answer: Paris",
+        "Is the proposed answer to the question true or false? Answer with only one word "
+        "true/false.",
+        "True or False:",
+    ]
+    varied = p_true_prompt_uqlm("Q?", "Paris", ["Lyon", "Paris"]).splitlines()
+    assert varied[1:4] == ["Here are some possible answers:", "Lyon", "Paris"]

@@ -342,6 +342,7 @@ def p_true_scorer(
     topk_missing: Literal["bound", "zero"] = "bound",
     params: SamplingParams = P_TRUE_PARAMS,
     name: str = "p_true",
+    prompt: Callable[[str, str, Sequence[str] | None], str] | None = None,
 ) -> ScorerSpec:
     """P(True) of Kadavath et al. 2022: the model's probability that its answer is true.
 
@@ -360,7 +361,9 @@ def p_true_scorer(
     option, 1 − p when it is the False option, see
     :func:`~lmuq.scoring.functional.p_true.p_true_from_first_token`), or ``"auto"``
     (teacher-forced when the judge can, else top-k when the reply has top-k token ids and a
-    decoder is at hand, else first-token).
+    decoder is at hand, else first-token). ``prompt`` replaces the prompt builder
+    ``(question, answer, samples) -> str`` (e.g.
+    :func:`~lmuq.scoring.functional.p_true.p_true_prompt_uqlm` with options True / False).
     """
     if topk_missing not in ("bound", "zero"):
         raise ValueError(f"topk_missing must be 'bound' or 'zero', got {topk_missing!r}")
@@ -381,9 +384,13 @@ def p_true_scorer(
             "(e.g. TransformersBackend); use method='top_logprobs'"
         )
 
+    build = p_true_prompt if prompt is None else prompt
+    if not callable(build):
+        raise TypeError("prompt must be a callable (question, answer, samples) -> str")
+
     def compute(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
         backend = ctx.judge_for(judge, name)
-        prompt = p_true_prompt(ss.prompt, ss.answer.text, _ideas(ss))
+        prompt = build(ss.prompt, ss.answer.text, _ideas(ss))
         forced = method == "teacher_forced" or (method == "auto" and _can_force(backend))
         if not forced:
             gen = ctx.judge_reply(backend, params, prompt)

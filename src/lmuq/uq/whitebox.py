@@ -12,7 +12,8 @@ Two meanings of the scorer names, chosen by how the object is used:
   averages over the answer and the samples, ``semantic_negentropy`` is the
   probability-weighted ("tokenprob") semantic entropy with UQLM's clustering and
   ``prompts_in_nli``, ``semantic_density`` counts every sample, ``p_true`` asks ``llm``
-  itself (its first reply token's probability). Scorer names UQLM lacks keep lmuq's meaning.
+  itself with UQLM's True/False prompt (its first reply token's probability). Scorer
+  names UQLM lacks keep lmuq's meaning.
 
 Both run through :class:`~lmuq.uq.scorer.UQScorer` (its statistics load the NLI model and
 embedder only when a scorer needs them).
@@ -32,6 +33,7 @@ from lmuq.backends.sync import run_sync
 from lmuq.generation.draws import adraw
 from lmuq.results import UQResult
 from lmuq.scoring.blackbox import semantic_entropy_scorer
+from lmuq.scoring.functional.p_true import p_true_prompt_uqlm
 from lmuq.scoring.judged import p_true_scorer
 from lmuq.scoring.registry import resolve_scorers, scorer_names
 from lmuq.scoring.spec import ScorerSpec
@@ -107,7 +109,12 @@ def uqlm_whitebox_spec(name: str, length_normalize: bool = True) -> ScorerSpec:
     if name == "semantic_negentropy":
         return semantic_entropy_scorer(length_normalize, name="semantic_negentropy")
     if name == "p_true":
-        return p_true_scorer(method="first_token")
+        return p_true_scorer(
+            method="first_token",
+            true_option="True",
+            false_option="False",
+            prompt=p_true_prompt_uqlm,
+        )
     if name == "normalized_probability":
         raise ValueError(
             "normalized_probability is UQLM's sequence_probability with length_normalize=True "

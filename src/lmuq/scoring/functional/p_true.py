@@ -26,6 +26,7 @@ __all__ = [
     "p_true_from_first_token",
     "p_true_from_logprobs",
     "p_true_prompt",
+    "p_true_prompt_uqlm",
 ]
 
 #: The option continuations P(True) reads by default: the letter of the "(A) True" choice
@@ -190,3 +191,23 @@ def p_true_from_first_token(
         f"the first generated token {token!r} is neither a True option {tuple(true_options)} "
         f"nor a False option {tuple(false_options)}"
     )
+
+
+def p_true_prompt_uqlm(question: str, answer: str, samples: Sequence[str] | None = None) -> str:
+    """UQLM 0.6's P(True) prompt, for reproducing its ``p_true``: the question, the distinct
+    proposed answers when the answer and samples differ, the proposed answer, and a request
+    to reply with one word, True or False (read with options ``"True"`` / ``"False"``)."""
+    check_str(question, "question")
+    check_str(answer, "answer")
+    lines = [f"Question: {question}"]
+    distinct = list(dict.fromkeys([*(samples or []), answer]))
+    if samples and len(distinct) > 1:
+        lines.append("Here are some possible answers:")
+        lines.extend(distinct)
+    lines.append(f"Proposed Answer: {answer}")
+    lines.append(
+        "Is the proposed answer to the question true or false? Answer with only one word "
+        "true/false."
+    )
+    lines.append("True or False:")
+    return "\n".join(lines)
