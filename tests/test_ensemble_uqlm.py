@@ -14,7 +14,7 @@ import pytest
 from lmuq import UQEnsemble
 from lmuq.backends.fake import FakeBackend
 from lmuq.evaluation.ensemble import BSDETECTOR_WEIGHTS
-from lmuq.types import Generation, SamplingParams
+from lmuq.types import Generation, SampleSet, SamplingParams
 from nli_fakes import RuleNLI
 
 ANSWER = Generation("Paris", logprobs=[-0.1, -0.3], tokens=("Par", "is"))
@@ -159,3 +159,24 @@ def test_bad_components_and_weights_are_refused():
         UQEnsemble(scorers=[_judge(A)], scoring_templates=["likert", "likert"])
     with pytest.raises(ValueError, match="score or generate_and_score first"):
         UQEnsemble(scorers=["exact_match"]).tune_from_graded([True])
+
+
+def test_use_best_makes_every_component_judge_the_best_response():
+    # answer "Lyon" (p = e^-2) against three "Paris" (p = e^-0.1 each): UQLM swaps in the
+    # largest cluster's response, with its log-probs, for every component
+    sets = [
+        SampleSet(
+            "q?",
+            Generation("Lyon", logprobs=[-2.0]),
+            [Generation("Paris", logprobs=[-0.1]) for _ in range(3)],
+        )
+    ]
+    names = ["semantic_negentropy", "sequence_probability", "exact_match"]
+    on = UQEnsemble(scorers=names, nli_model=RuleNLI()).score_sample_sets(sets)
+    assert on.columns["sequence_probability"] == [pytest.approx(math.exp(-0.1))]
+    assert on.columns["exact_match"] == [pytest.approx(2 / 3)]  # vs Lyon, Paris, Paris
+    assert on.columns["original_response"] == ["Lyon"]
+    assert on.columns["response"] == ["Paris"]
+    off = UQEnsemble(scorers=names, nli_model=RuleNLI(), use_best=False).score_sample_sets(sets)
+    assert off.columns["sequence_probability"] == [pytest.approx(math.exp(-2.0))]
+    assert off.columns["exact_match"] == [0.0]

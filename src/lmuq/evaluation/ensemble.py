@@ -5,8 +5,11 @@ One scorer object: every component is a scorer spec run by one
 :class:`~lmuq.uq.scorer.UQScorer` pass (one NLI cache, one embedding pass, the judges'
 calls batched), then ``ensemble_scores`` = the NaN-aware weighted mean of the components
 (:func:`~lmuq.evaluation.tuning.ensemble_scores`; UQLM's dot product where no score is
-missing). :meth:`UQEnsemble.tune_from_graded` / :meth:`UQEnsemble.tune` choose the weights
-and threshold with lmuq's :class:`~lmuq.evaluation.tuning.Tuner` (UQLM's objectives).
+missing). With ``use_best`` and a clustering component (as in UQLM), every component judges
+the best response of the largest semantic cluster (its log-probs with it), and the result
+keeps ``original_response`` and ``best_response_index``.
+:meth:`UQEnsemble.tune_from_graded` / :meth:`UQEnsemble.tune` choose the weights and
+threshold with lmuq's :class:`~lmuq.evaluation.tuning.Tuner` (UQLM's objectives).
 
 Components are named as UQLM names them: a white-box name (UQLM's list; as in UQLM's code,
 ``semantic_negentropy`` is the white-box, probability-weighted one here), a black-box name,
@@ -17,7 +20,7 @@ noncontradiction, exact_match and ``llm`` as a judge, weights 0.56, 0.14, 0.3.
 
 Differences from UQLM 0.6, by design: ``weights`` and ``thresh`` are parameters and stay as
 given; tuning sets ``weights_`` and ``thresh_`` (scikit-learn's convention), which scoring
-then uses. ``use_best`` swaps the response for the black-box components only. Without a
+then uses. Without a
 ``grader_function``, :meth:`tune` grades with lmuq's alias matcher
 (:func:`~lmuq.grading.short_answer.grade_short_answer`), not an LLM grader.
 """
@@ -28,6 +31,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +45,8 @@ from lmuq.evaluation.tuning import Tuner, ensemble_scores
 from lmuq.generation.draws import adraw
 from lmuq.grading.short_answer import grade_short_answer
 from lmuq.results import UQResult
+from lmuq.scoring.blackbox import judged_response_index
+from lmuq.scoring.engine import score as engine_score
 from lmuq.scoring.judged import llm_judge_scorer
 from lmuq.scoring.registry import resolve_scorers
 from lmuq.scoring.spec import ScorerSpec
@@ -250,7 +256,20 @@ class UQEnsemble:
         ``ensemble_scores``; it is kept as ``last_result_`` for :meth:`tune_from_graded`."""
         sets = [self._prepare(ss) for ss in sample_sets]
         self._say(f"scoring {len(sets)} responses with {', '.join(self.component_names)}")
-        result = self.core().score(sets, progress=show_progress_bars)
+        core = self.core()
+        ctx = core.context()
+        best: list[int] | None = None
+        if core.applies_best:  # UQLM: every component judges the best response
+            best = [judged_response_index(ss, ctx) for ss in sets]
+            originals = [ss.answer.text for ss in sets]
+            sets = [_swap(ss, b) for ss, b in zip(sets, best, strict=True)]
+            ctx = dc_replace(ctx, use_best=False)
+        result = engine_score(
+            sets, core.specs, ctx, on_error=core.on_error, progress=show_progress_bars
+        )
+        if best is not None:
+            result.columns["original_response"] = originals
+            result.columns["best_response_index"] = best
         matrix = np.array([result.columns[n] for n in self.component_names], dtype=float).T
         result.columns["ensemble_scores"] = ensemble_scores(matrix, self.ensemble_weights).tolist()
         result.scorers = ["ensemble_scores", *result.scorers]
@@ -516,3 +535,14 @@ class UQEnsemble:
 def _alias_grader(response: str, answer: Any) -> bool:
     aliases = [answer] if isinstance(answer, str) else list(answer)
     return grade_short_answer(response, aliases)
+
+
+def _swap(ss: SampleSet, best: int) -> SampleSet:
+    """``ss`` with response ``best`` (0: the answer) as the answer, and the answer in its
+    place among the samples (its log-probs travel with it)."""
+    if best == 0:
+        return ss
+    samples = list(ss.samples)
+    answer = samples[best - 1]
+    samples[best - 1] = ss.answer
+    return SampleSet(ss.prompt, answer, samples, dict(ss.params), ss.reference)
