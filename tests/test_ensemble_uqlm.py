@@ -180,3 +180,29 @@ def test_use_best_makes_every_component_judge_the_best_response():
     off = UQEnsemble(scorers=names, nli_model=RuleNLI(), use_best=False).score_sample_sets(sets)
     assert off.columns["sequence_probability"] == [pytest.approx(math.exp(-2.0))]
     assert off.columns["exact_match"] == [0.0]
+
+
+def test_tune_grades_with_the_llm_when_no_grader_function_is_given():
+    # the grader judge sees each reference; it says Correct for q0 and q1 only
+    def grader(prompt, params, j):
+        return "Correct" if "Reference answer: yes" in prompt else "Incorrect"
+
+    uqe = UQEnsemble(
+        llm=FakeBackend(lambda p, params, j: "x"),
+        scorers=[_judge(A), _judge(B)],
+        scoring_templates=["continuous", "continuous"],
+        grader_llm=FakeBackend(grader),
+    )
+    asyncio.run(uqe.tune(list(A), ["yes", "yes", "no", "no"], show_progress_bars=False))
+    assert uqe.weights_ == pytest.approx([0.59, 0.41])
+
+
+def test_postprocessor_and_return_responses():
+    sets = [SampleSet("q?", Generation("Paris!"), [Generation("paris?"), Generation("Lyon")])]
+    strip = lambda t: t.strip("!?").lower()  # noqa: E731
+    res = UQEnsemble(scorers=["exact_match"], postprocessor=strip).score_sample_sets(sets)
+    assert res.columns["response"] == ["paris"]
+    assert res.columns["raw_response"] == ["Paris!"]
+    assert res.columns["exact_match"] == [0.5]
+    raw = UQEnsemble(scorers=["exact_match"], postprocessor=strip, return_responses="raw")
+    assert raw.score_sample_sets(sets).columns["response"] == ["Paris!"]

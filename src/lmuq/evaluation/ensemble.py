@@ -20,9 +20,7 @@ noncontradiction, exact_match and ``llm`` as a judge, weights 0.56, 0.14, 0.3.
 
 Differences from UQLM 0.6, by design: ``weights`` and ``thresh`` are parameters and stay as
 given; tuning sets ``weights_`` and ``thresh_`` (scikit-learn's convention), which scoring
-then uses. Without a
-``grader_function``, :meth:`tune` grades with lmuq's alias matcher
-(:func:`~lmuq.grading.short_answer.grade_short_answer`), not an LLM grader.
+then uses.
 """
 
 from __future__ import annotations
@@ -78,8 +76,10 @@ class UQEnsemble:
     (None: equal, or BSDetector's with ``scorers=None``; normalised to sum 1),
     ``nli_model_name``, ``use_best``, ``sampling_temperature``, ``scoring_templates`` (one
     per judge: ``"true_false_uncertain"`` (default), ``"true_false"``, ``"continuous"``,
-    ``"likert"``), ``max_length``, ``verbose``, ``grader_llm`` and ``return_responses``
-    (accepted; :meth:`tune` grades with ``grader_function`` or lmuq's alias matcher).
+    ``"likert"``), ``max_length``, ``verbose``, ``grader_llm`` (the LLM grader of
+    :meth:`tune`; default ``llm``) and ``return_responses`` (with a ``postprocessor``:
+    ``"all"`` adds ``raw_response`` / ``raw_sampled_responses``, ``"raw"`` returns the raw
+    texts, ``"postprocessed"`` only the postprocessed ones).
     lmuq's (keyword-only): ``sentence_transformer``, ``nli_model``, ``embedder``.
     """
 
@@ -131,6 +131,8 @@ class UQEnsemble:
             raise ValueError(f"sampling_temperature must be > 0, got {sampling_temperature}")
         if not 0 <= float(thresh) <= 1:
             raise ValueError(f"thresh must be in [0, 1], got {thresh}")
+        if return_responses not in ("all", "raw", "postprocessed"):
+            raise ValueError("return_responses must be 'all', 'raw' or 'postprocessed'")
         if postprocessor is not None and not callable(postprocessor):
             raise TypeError("postprocessor must be a callable str -> str")
         self._specs = self._component_specs()
@@ -254,7 +256,8 @@ class UQEnsemble:
     ) -> UQResult:
         """Score sample sets; the result has each component's column and
         ``ensemble_scores``; it is kept as ``last_result_`` for :meth:`tune_from_graded`."""
-        sets = [self._prepare(ss) for ss in sample_sets]
+        raw_sets = list(sample_sets)
+        sets = [self._prepare(ss) for ss in raw_sets]
         self._say(f"scoring {len(sets)} responses with {', '.join(self.component_names)}")
         core = self.core()
         ctx = core.context()
@@ -270,6 +273,14 @@ class UQEnsemble:
         if best is not None:
             result.columns["original_response"] = originals
             result.columns["best_response_index"] = best
+        if self.postprocessor is not None and self.return_responses != "postprocessed":
+            raw_r = [ss.answer.text for ss in raw_sets]
+            raw_s = [ss.sample_texts for ss in raw_sets]
+            if self.return_responses == "raw":
+                result.columns["response"], result.columns["sampled_responses"] = raw_r, raw_s
+            else:
+                result.columns["raw_response"] = raw_r
+                result.columns["raw_sampled_responses"] = raw_s
         matrix = np.array([result.columns[n] for n in self.component_names], dtype=float).T
         result.columns["ensemble_scores"] = ensemble_scores(matrix, self.ensemble_weights).tolist()
         result.scorers = ["ensemble_scores", *result.scorers]
@@ -424,12 +435,27 @@ class UQEnsemble:
         fscore_beta: float = 1,
         show_progress_bars: bool = True,
     ) -> UQResult:
-        """Generate, score, grade each response against its ground-truth answer with
-        ``grader_function(response, answer) -> bool`` (default: lmuq's alias matcher; an
-        answer may be a str or a list of aliases), then :meth:`tune_from_graded`."""
+        """Generate, score, grade each response against its ground-truth answer, then
+        :meth:`tune_from_graded`. Grading: ``grader_function(response, answer) -> bool``
+        when given; else, as UQLM, an LLM grader (``grader_llm``, else ``llm``: a binary
+        judge told the reference answer; an unreadable verdict counts as incorrect); with
+        neither, lmuq's alias matcher (an answer may be a str or a list of aliases)."""
         result = await self.generate_and_score(prompts, num_responses, show_progress_bars)
         if len(ground_truth_answers) != len(result):
             raise ValueError(f"{len(ground_truth_answers)} answers for {len(result)} prompts")
+        grader = self.grader_llm if self.grader_llm is not None else self.llm
+        if grader_function is None and grader is not None:
+            correct = await self._llm_grades(result, ground_truth_answers, grader)
+            return self.tune_from_graded(
+                correct,
+                weights_objective,
+                thresh_bounds,
+                thresh_objective,
+                n_trials,
+                step_size,
+                fscore_beta,
+                show_progress_bars,
+            )
         grade = grader_function or _alias_grader
         correct = []
         for i, (r, a) in enumerate(
@@ -451,6 +477,22 @@ class UQEnsemble:
             fscore_beta,
             show_progress_bars,
         )
+
+    async def _llm_grades(
+        self, result: UQResult, answers: Sequence[Any], grader: Any
+    ) -> list[bool]:
+        backend = as_backend(grader, max_calls_per_min=self.max_calls_per_min, owner="UQEnsemble")
+        sets = [
+            SampleSet(
+                ss.prompt, Generation(r), [], reference=a if isinstance(a, str) else "; ".join(a)
+            )
+            for ss, r, a in zip(
+                result.sample_sets, result.columns["response"], answers, strict=True
+            )
+        ]
+        spec = llm_judge_scorer(backend, scale="binary", name="grade")
+        graded = await UQScorer([spec], nli_model_name=None, sentence_transformer=None).ascore(sets)
+        return [v == 1.0 for v in graded.columns["grade"]]
 
     def print_ensemble_weights(self) -> None:
         """Print the weights, largest first."""
