@@ -105,3 +105,17 @@ def test_whitebox_ensemble_and_draw_take_message_prompts():
     assert got[:2] == [({"role": "user", "content": "Capital of France?"},)] * 2
     assert len(got) == 2 + 1 + 3
     assert all(g[0] == {"role": "system", "content": "Answer in one word."} for g in got[2:])
+
+
+def test_score_forms_take_message_prompts_too():
+    bbuq = BlackBoxUQ(scorers=["exact_match"])
+    got = bbuq.score(["Paris"], [["Paris", "Lyon"]], prompts=[MESSAGES])
+    assert got.columns["prompt"] == ["system: Answer in one word.\nuser: Capital of France?"]
+    assert got.columns["exact_match"] == [0.5]
+    wb = WhiteBoxUQ(scorers=["sequence_probability"])
+    res = wb.score(
+        logprobs_results=[[{"token": "P", "logprob": -0.5}]],
+        prompts=[MESSAGES],
+        responses=["Paris"],
+    )
+    assert res.columns["prompt"][0].messages == as_prompt(MESSAGES).messages

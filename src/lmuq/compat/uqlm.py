@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from lmuq.backends.resolve import as_backend
 from lmuq.backends.sync import run_sync
+from lmuq.chat import as_prompt
 from lmuq.generation.draws import adraw
 from lmuq.results import UQResult
 from lmuq.scoring.context import BestResponse, Clustering, Equivalence
@@ -228,7 +229,9 @@ class BlackBoxUQ:
         show_progress_bars: bool = True,
     ) -> UQResult:
         """Score responses generated elsewhere (UQLM's ``score``); ``prompts`` are optional
-        (needed for ``condition_on_question``)."""
+        (needed for ``condition_on_question``; str or chat-message lists)."""
+        if prompts is not None and not isinstance(prompts, str):
+            prompts = [as_prompt(p) for p in prompts]
         _check_texts(responses, sampled_responses, prompts)
         sets = [
             SampleSet(

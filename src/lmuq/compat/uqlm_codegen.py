@@ -28,6 +28,7 @@ from typing import Any
 
 from lmuq.backends.resolve import as_backend
 from lmuq.backends.sync import run_sync
+from lmuq.chat import as_prompt
 from lmuq.generation.draws import adraw
 from lmuq.grading.code_sandbox import Outcome, extract_code, run_program
 from lmuq.results import UQResult
@@ -246,6 +247,7 @@ class CodeGenUQ:
         entry_point: str | Sequence[str] | None = None,
     ) -> UQResult:
         """Score code generated elsewhere (UQLM's ``score``, plus the test data)."""
+        prompts = [as_prompt(p) for p in prompts]
         if logprobs_results is not None:
             sets = sets_from_logprobs(
                 logprobs_results, prompts, responses, sampled_responses, sampled_logprobs_results

@@ -38,6 +38,7 @@ import numpy as np
 from lmuq.backends.llm_config import load_llm_config, save_llm_config
 from lmuq.backends.resolve import as_backend, is_backend
 from lmuq.backends.sync import run_sync
+from lmuq.chat import as_prompt
 from lmuq.compat.uqlm import UQLM_BLACKBOX_SCORERS
 from lmuq.evaluation.tuning import Tuner, ensemble_scores
 from lmuq.generation.draws import adraw
@@ -319,6 +320,7 @@ class UQEnsemble:
     ) -> UQResult:
         """Score responses generated elsewhere (UQLM's async ``score``): black-box
         components need ``sampled_responses``, white-box ones ``logprobs_results``."""
+        prompts = [as_prompt(p) for p in prompts]
         names = set(self.component_names)
         if (
             names & set(UQLM_BLACKBOX_SCORERS) - set(UQLM_WHITEBOX_SCORERS)

@@ -30,6 +30,7 @@ import numpy as np
 
 from lmuq.backends.resolve import as_backend
 from lmuq.backends.sync import run_sync
+from lmuq.chat import as_prompt
 from lmuq.generation.draws import adraw
 from lmuq.results import UQResult
 from lmuq.scoring.blackbox import semantic_entropy_scorer
@@ -393,6 +394,8 @@ def sets_from_logprobs(
 ) -> list[SampleSet]:
     """Sample sets from UQLM's ``score`` arguments (texts default to the joined tokens)."""
     n = len(logprobs_results)
+    if prompts is not None and not isinstance(prompts, str):
+        prompts = [as_prompt(p) for p in prompts]
     for what, v in (
         ("prompts", prompts),
         ("responses", responses),
