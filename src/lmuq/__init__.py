@@ -2,9 +2,10 @@
 
 lmuq's own API: draw answers and samples (:func:`draw`), score them with any registered
 scorer (:func:`score`, :class:`UQScorer`, :class:`WhiteBoxUQ`, the judges), evaluate the
-scores (:mod:`lmuq.evaluation`). The peers' front doors (UQLM's ``BlackBoxUQ``, LUQ's
-wrapper and estimators) are importable from here too, so a ported notebook changes only its
-imports.
+scores (:mod:`lmuq.evaluation`). The peers' front doors (UQLM's ``BlackBoxUQ``,
+``WhiteBoxUQ``, ``UQEnsemble``, ``SemanticEntropy``, ``SemanticDensity``, ``LLMPanel``,
+``CodeGenUQ``; LUQ's wrapper and estimators) are importable from here too, so a ported
+notebook changes only its imports.
 
 Every name loads on first use (PEP 562), so ``import lmuq`` costs milliseconds and
 ``lmuq --help`` answers at once; torch and transformers load only for a local model.
