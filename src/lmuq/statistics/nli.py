@@ -70,8 +70,9 @@ class NLIModel(Protocol):
     def predict_proba(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray: ...
 
 
-def condition_on_question(question: str, text: str) -> str:
-    """Prefix ``text`` with the question it answers: ``f"{question} {text}"``.
+def condition_on_question(question: str, text: str, separator: str = " ") -> str:
+    """Prefix ``text`` with the question it answers: ``question + separator + text``
+    (``separator`` a space by default; UQLM's ``prompts_in_nli`` uses a newline).
 
     Farquhar et al. (2024, "Detecting hallucinations in large language models using semantic
     entropy", Nature) feed the NLI model each answer *together with the question*, so that
@@ -83,7 +84,7 @@ def condition_on_question(question: str, text: str) -> str:
             f"question and text must be str, got {type(question).__name__} "
             f"and {type(text).__name__}"
         )
-    return f"{question} {text}"
+    return f"{question}{separator}{text}"
 
 
 def label_order_from_config(id2label: Mapping[int | str, str]) -> tuple[int, int | None, int]:
