@@ -8,6 +8,7 @@ import io
 import json
 import math
 import re
+import sys
 from html.parser import HTMLParser
 
 import matplotlib
@@ -864,3 +865,46 @@ def test_curves_show_the_five_best_and_the_baseline_in_distinct_looks(monkeypatc
     roc = next(f for f in figures if f.title == "ROC curves")
     assert "6 of 18 scorers" in roc.caption and "the Scorers table has all 18" in roc.caption
     assert not roc.wide
+
+
+def test_render_without_the_report_extra_names_it(data, monkeypatch):
+    # jinja2 and markupsafe both absent, as after `pip install lmuq` alone: the error names
+    # the extra to install, not a ModuleNotFoundError for markupsafe
+    from lmuq.extras import MissingExtraError
+    from lmuq.reporting import html as html_module
+
+    html_module._environment.cache_clear()  # a fresh process has built no environment yet
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    monkeypatch.setitem(sys.modules, "markupsafe", None)
+    with pytest.raises(MissingExtraError, match=r"lmuq\[report\]"):
+        render_report(data)
+    html_module._environment.cache_clear()
+
+
+def test_the_best_scorer_is_tested_against_each_other_one_on_the_same_resamples(data, html):
+    from lmuq.evaluation import paired_bootstrap
+
+    ranked = [s.name for s in data.scorers if math.isfinite(s.summary.auroc.estimate)]
+    best = ranked[0]
+    assert [(d.a, d.b) for d in data.paired] == [(best, other) for other in ranked[1:]]
+    cells = parse(html)
+    assert f"Is {best} really the best?" in cells.headings
+    for d in data.paired:
+        direct = paired_bootstrap(
+            data.scores[best], data.scores[d.b], data.correct, n_boot=N_BOOT, seed=3
+        )
+        assert (d.estimate, d.low, d.high, d.p_value) == (
+            direct.estimate,
+            direct.low,
+            direct.high,
+            direct.p_value,
+        )
+        auroc_a = next(s for s in data.scorers if s.name == best).summary.auroc.estimate
+        auroc_b = next(s for s in data.scorers if s.name == d.b).summary.auroc.estimate
+        if d.b != "noisy":  # noisy has NaNs: its difference is on the answers both scored
+            assert d.estimate == pytest.approx(auroc_a - auroc_b, abs=1e-12)
+        assert cells.cells[("paired-table", d.b, "difference")] == fmt_iv(d)
+        p_text = cells.cells[("paired-table", d.b, "p")]
+        assert p_text == (f"< {d.p_floor:.2g}" if d.p_value <= d.p_floor else f"{d.p_value:.3f}")
+        verdict = cells.cells[("paired-table", d.b, "verdict")]
+        assert verdict == (f"{best} is better" if d.low > 0 else "no clear difference")

@@ -2,9 +2,10 @@
 
 lmuq's own API: draw answers and samples (:func:`draw`), score them with any registered
 scorer (:func:`score`, :class:`UQScorer`, :class:`WhiteBoxUQ`, the judges), evaluate the
-scores (:mod:`lmuq.evaluation`). The peers' front doors (UQLM's ``BlackBoxUQ``, LUQ's
-wrapper and estimators) are importable from here too, so a ported notebook changes only its
-imports.
+scores (:mod:`lmuq.evaluation`). The peers' front doors (UQLM's ``BlackBoxUQ``,
+``WhiteBoxUQ``, ``UQEnsemble``, ``SemanticEntropy``, ``SemanticDensity``, ``LLMPanel``,
+``CodeGenUQ``; LUQ's wrapper and estimators) are importable from here too, so a ported
+notebook changes only its imports.
 
 Every name loads on first use (PEP 562), so ``import lmuq`` costs milliseconds and
 ``lmuq --help`` answers at once; torch and transformers load only for a local model.
@@ -28,8 +29,12 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
         generate_n_samples_and_answer,
     )
     from lmuq.compat.uqlm import BlackBoxUQ
+    from lmuq.compat.uqlm_codegen import CodeGenUQ
+    from lmuq.compat.uqlm_panel import LLMPanel
+    from lmuq.compat.uqlm_semantic import SemanticDensity, SemanticEntropy
     from lmuq.datasets import Question, load_questions
     from lmuq.datasets.examples import load_example_dataset
+    from lmuq.evaluation.ensemble import UQEnsemble
     from lmuq.evaluation.policy import TrustPolicy, fit_policy, load_policy
     from lmuq.evaluation.tuning import Tuner
     from lmuq.generation import adraw, draw, generate_sample_sets
@@ -41,7 +46,6 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
     from lmuq.types import Generation, SampleSet, SamplingParams
     from lmuq.uq import (
         LLMJudge,
-        LLMPanel,
         PTrueScorer,
         UQScorer,
         VerbalizedConfidenceScorer,
@@ -54,6 +58,7 @@ __version__ = "0.2.0"
 __all__ = [
     "SCORERS",
     "BlackBoxUQ",
+    "CodeGenUQ",
     "FakeBackend",
     "Generation",
     "GenerationBackend",
@@ -74,12 +79,15 @@ __all__ = [
     "SamplingParams",
     "ScorerSpec",
     "ScoringContext",
+    "SemanticDensity",
+    "SemanticEntropy",
     "SeqProbMode",
     "SharedStatistics",
     "TopKGapEstimator",
     "TransformersBackend",
     "TrustPolicy",
     "Tuner",
+    "UQEnsemble",
     "UQResult",
     "UQScorer",
     "VerbalizedConfidenceScorer",
@@ -105,13 +113,14 @@ __all__ = [
 
 _LAZY = {
     "BlackBoxUQ": "lmuq.compat.uqlm",
+    "CodeGenUQ": "lmuq.compat.uqlm_codegen",
     "FakeBackend": "lmuq.backends",
     "Generation": "lmuq.types",
     "GenerationBackend": "lmuq.backends",
     "HFLLMWrapper": "lmuq.compat.luq",
     "LLMJudge": "lmuq.uq",
     "LLMOutput": "lmuq.compat.luq",
-    "LLMPanel": "lmuq.uq",
+    "LLMPanel": "lmuq.compat.uqlm_panel",
     "LLMSamples": "lmuq.compat.luq",
     "LangChainBackend": "lmuq.backends.langchain",
     "LlamaCppBackend": "lmuq.backends.llama_cpp",
@@ -126,12 +135,15 @@ _LAZY = {
     "SamplingParams": "lmuq.types",
     "ScorerSpec": "lmuq.scoring",
     "ScoringContext": "lmuq.scoring",
+    "SemanticDensity": "lmuq.compat.uqlm_semantic",
+    "SemanticEntropy": "lmuq.compat.uqlm_semantic",
     "SeqProbMode": "lmuq.compat.luq",
     "SharedStatistics": "lmuq.statistics.shared",
     "TopKGapEstimator": "lmuq.compat.luq",
     "TransformersBackend": "lmuq.backends.transformers",
     "TrustPolicy": "lmuq.evaluation.policy",
     "Tuner": "lmuq.evaluation.tuning",
+    "UQEnsemble": "lmuq.evaluation.ensemble",
     "UQResult": "lmuq.results",
     "UQScorer": "lmuq.uq",
     "VerbalizedConfidenceScorer": "lmuq.uq",

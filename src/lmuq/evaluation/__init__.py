@@ -18,6 +18,7 @@ from lmuq.evaluation.metrics import (
     auroc,
     prr,
 )
+from lmuq.evaluation.paired import PairedDifference, paired_bootstrap, paired_comparisons
 from lmuq.evaluation.policy import TrustPolicy, fit_policy, load_policy
 from lmuq.evaluation.tuning import Tuner, ensemble_scores, precision_recall_f1
 
@@ -26,6 +27,7 @@ __all__ = [
     "Interval",
     "IsotonicCalibrator",
     "MetricWarning",
+    "PairedDifference",
     "PlattCalibrator",
     "TrustPolicy",
     "Tuner",
@@ -41,6 +43,8 @@ __all__ = [
     "fit_policy",
     "load_policy",
     "maximum_calibration_error",
+    "paired_bootstrap",
+    "paired_comparisons",
     "precision_recall_f1",
     "prr",
 ]

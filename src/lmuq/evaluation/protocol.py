@@ -33,6 +33,11 @@ Scorers that rank the answers the same way (Spearman rank correlation at least
 :data:`RANK_IDENTICAL` on the answers both scored) are grouped in ``ReportData.rank_groups``
 (:func:`rank_identical_groups`): such a group is one piece of evidence, not several.
 
+The best scorer by AUROC is compared with each other scorer by a paired bootstrap test of
+the AUROC difference on the same resamples (``ReportData.paired``,
+:mod:`lmuq.evaluation.paired`): whether it is better than the runner-up, or than the
+length baseline, beyond what resampling the questions explains.
+
 NaN (or infinite) scores are dropped per scorer and counted. Anything undefined (one class
 only, nothing left after dropping, scores that are not probabilities) is ``nan`` with a
 note saying why; nothing here raises for degenerate-but-valid data.
@@ -63,6 +68,7 @@ from lmuq.evaluation.calibration import (
 )
 from lmuq.evaluation.conformal import ConformalAbstention, ConformalWarning
 from lmuq.evaluation.metrics import MetricWarning
+from lmuq.evaluation.paired import PairedDifference, paired_comparisons
 from lmuq.evaluation.summary import ScorerSummary, summarize_scores
 from lmuq.evaluation.tuning import Tuner, precision_recall_f1
 from lmuq.secrets import redact_settings
@@ -216,6 +222,9 @@ class ReportData:
     ``small_sample`` lists what rests on a small sample (empty when nothing does).
     ``rank_groups``: groups of scorers that rank the answers identically
     (:func:`rank_identical_groups`), members in ``scorers`` order.
+    ``paired``: the best scorer's AUROC against each other scorer's, a paired bootstrap
+    test on the same resamples (:func:`~lmuq.evaluation.paired.paired_comparisons`), in
+    ``scorers`` order; empty when no AUROC is defined or there is one scorer.
     """
 
     run_info: dict[str, Any]
@@ -235,6 +244,7 @@ class ReportData:
     seed: int
     small_sample: list[str] = field(default_factory=list)
     rank_groups: list[tuple[str, ...]] = field(default_factory=list)
+    paired: list[PairedDifference] = field(default_factory=list)
     generated_at: str = field(
         default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     )
@@ -777,6 +787,7 @@ def build_report_data(
             for summary in summaries
         ]
     reports.sort(key=lambda r: -np.nan_to_num(r.summary.auroc.estimate, nan=-1.0))
+    paired = _paired_against_best(reports, scores, y, n_boot=n_boot, level=level, seed=seed)
     return ReportData(
         run_info=redact_settings(dict(run_info or {})),
         n_questions=int(y.size),
@@ -795,4 +806,25 @@ def build_report_data(
         seed=int(seed),
         small_sample=_small_sample_summary(y, cal, reports),
         rank_groups=rank_identical_groups({r.name: scores[r.name] for r in reports}),
+        paired=paired,
+    )
+
+
+def _paired_against_best(
+    reports: Sequence[ScorerReport],
+    scores: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    *,
+    n_boot: int,
+    level: float,
+    seed: int,
+) -> list[PairedDifference]:
+    """The best scorer (by AUROC) against every other scorer that shares an answer with it."""
+    ranked = [r.name for r in reports if math.isfinite(r.summary.auroc.estimate)]
+    if len(ranked) < 2:
+        return []
+    best = scores[ranked[0]]
+    shared = [name for name in ranked[1:] if np.any(np.isfinite(best) & np.isfinite(scores[name]))]
+    return paired_comparisons(
+        scores, y, reference=ranked[0], others=shared, n_boot=n_boot, level=level, seed=seed
     )

@@ -151,6 +151,15 @@ def _iv_parts(iv: Interval) -> tuple[str, str]:
     return est, rest
 
 
+def _pvalue(d: Any) -> str:
+    """A paired test's p-value: ``0.034``, or ``< 0.001`` at the resamples' floor."""
+    if not _finite(d.p_value):
+        return "n/a"
+    if d.p_value <= d.p_floor:
+        return f"< {d.p_floor:.2g}"
+    return f"{d.p_value:.3f}"
+
+
 def _threshold(x: Any) -> str:
     if _finite_or_inf(x) and math.isinf(float(x)):
         return "∞ (abstain on all)"
@@ -449,6 +458,7 @@ def _environment():
         parts=_parts,
         andjoin=_and_join,
         ivparts=_iv_parts,
+        pvalue=_pvalue,
     )
     env.tests["finite"] = _finite
     return env
@@ -459,9 +469,9 @@ def render_report(data: ReportData, *, title: str = "lmuq report", plots: bool =
 
     ``plots=False`` leaves the plots out (faster; the section then says so).
     """
-    from markupsafe import Markup
+    env = _environment()  # first: it names the `report` extra when jinja2 is missing
+    from markupsafe import Markup  # installed with jinja2
 
-    env = _environment()
     info = redact_settings(dict(data.run_info))
     if plots:
         figures, figures_note = report_figures(data)
