@@ -97,8 +97,12 @@ def _start_gateway(upstream: str, policy_file: Path, concurrency: int) -> tuple:
     return proc, f"{base}/v1"
 
 
-async def _load(base_url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
-    """Requests/s and per-request latencies (s) of n requests, ``concurrency`` in flight."""
+async def _load(
+    base_url: str, n: int, concurrency: int, errors: list[str] | None = None
+) -> tuple[float, list[float]]:
+    """Requests/s (of the requests answered 200) and their latencies (s), of n requests with
+    ``concurrency`` in flight; failures are appended to ``errors``."""
+    errors = [] if errors is None else errors
     body = {"model": "fake", "messages": [{"role": "user", "content": "what is two plus two"}]}
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -108,15 +112,19 @@ async def _load(base_url: str, n: int, concurrency: int) -> tuple[float, list[fl
         async def worker() -> None:
             for _ in queue:
                 t = time.perf_counter()
-                r = await client.post(f"{base_url}/chat/completions", json=body)
+                try:
+                    r = await client.post(f"{base_url}/chat/completions", json=body)
+                except httpx.HTTPError as exc:
+                    errors.append(f"{type(exc).__name__}")
+                    continue
                 latencies.append(time.perf_counter() - t)
                 if r.status_code != 200:
-                    raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
+                    errors.append(f"HTTP {r.status_code}: {r.text[:120]}")
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
-    return n / elapsed, latencies
+    return len(latencies) / elapsed, latencies
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -141,6 +149,8 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         policy_file = policy.save(Path(tmp) / "policy.json")
+        direct_errors: list[str] = []
+        gw_errors: list[str] = []
         up, up_url = _start_upstream(args.latency)
         gw, gw_url = _start_gateway(up_url, policy_file, args.concurrency)
         try:
@@ -148,8 +158,10 @@ def main() -> None:
             asyncio.run(_load(gw_url, 100, args.concurrency))
             direct, via = [], []
             for _ in range(args.rounds):
-                direct.append(asyncio.run(_load(up_url, args.requests, args.concurrency)))
-                via.append(asyncio.run(_load(gw_url, args.requests, args.concurrency)))
+                direct.append(
+                    asyncio.run(_load(up_url, args.requests, args.concurrency, direct_errors))
+                )
+                via.append(asyncio.run(_load(gw_url, args.requests, args.concurrency, gw_errors)))
         finally:
             gw.terminate()
             up.terminate()
@@ -169,6 +181,7 @@ def main() -> None:
         "direct_p99_ms": 1000 * _pct(d_lat, 99),
         "gateway_p50_ms": 1000 * _pct(g_lat, 50),
         "gateway_p99_ms": 1000 * _pct(g_lat, 99),
+        "errors": {"direct": direct_errors, "gateway": gw_errors},
         "all_rounds_rps": {"direct": [r[0] for r in direct], "gateway": [r[0] for r in via]},
     }
     out["added_p50_ms"] = out["gateway_p50_ms"] - out["direct_p50_ms"]
@@ -191,6 +204,9 @@ def main() -> None:
         f"({out['gateway_p50_ms'] / out['direct_p50_ms']:.2f}x), "
         f"p99 {out['added_p99_ms']:+.1f} ms ({out['gateway_p99_ms'] / out['direct_p99_ms']:.2f}x)"
     )
+    for name, errs in (("direct", direct_errors), ("gateway", gw_errors)):
+        if errs:
+            print(f"  {name}: {len(errs)} failed requests, e.g. {sorted(set(errs))[:3]}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
 
