@@ -359,3 +359,21 @@ def test_sample_mean_scorers_are_means_of_per_sample_terms():
     singles = scorer.score([SampleSet("q", answer, [s]) for s in samples])
     for name in listed:
         assert math.isclose(full.columns[name][0], np.mean(singles.columns[name]), rel_tol=1e-12)
+
+
+def test_scores_on_extracted_answers_are_not_used(tmp_path, capsys):
+    """A run that compared answers extracted with the question's help (the demo's default
+    since answer extraction): live traffic has no question record, so those columns are
+    left out of the choice and refused by name."""
+    table = synthetic_scores(400, seed=3)
+    folder = write_folder(tmp_path / "out", table)
+    run = json.loads((folder / "run.json").read_text())
+    run["config"]["extract_answers"] = True
+    (folder / "run.json").write_text(json.dumps(run))
+    out = tmp_path / "p.json"
+    assert main(["calibrate", str(folder), "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["scorers"] == ["sequence_probability"]
+    capsys.readouterr()
+    args = ["calibrate", str(folder), "-o", str(out), "--scorers", "exact_match"]
+    assert main(args) == 2
+    assert "extracted with the question's help" in capsys.readouterr().err

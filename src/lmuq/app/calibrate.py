@@ -56,6 +56,13 @@ def calibrate_run(
     graded = load_graded(
         source, run=run, scoring={"equivalence": equivalence, "nli_model": nli_model}
     )
+    refused = [s for s in scorers or () if s in graded.extracted]
+    if refused:
+        raise ValueError(
+            f"{', '.join(refused)} in {source} were computed on answers extracted with the "
+            "question's help, which live traffic lacks, so a policy could not reproduce "
+            "them; rerun with --no-extract-answers, or choose other scorers"
+        )
     sampling = PolicySampling(**{**graded.sampling, "batch_size": batch_size})
     scoring = PolicyScoring(**graded.scoring)
     policy = fit_policy(

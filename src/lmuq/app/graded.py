@@ -40,6 +40,11 @@ class GradedRun:
         scoring: ``equivalence``, ``nli_model``, ``strict_entailment``,
             ``condition_on_question``.
         source: where it was read from (a folder, or ``store#run``).
+        extracted: score columns left out because the run computed them on answers
+            extracted from the responses with the question's help (``lmuq demo`` / ``lmuq
+            run`` without ``--no-extract-answers``): live traffic has no question record,
+            so the gateway and ``lmuq score --policy`` score the whole texts and could not
+            reproduce them.
     """
 
     table: pd.DataFrame
@@ -47,6 +52,7 @@ class GradedRun:
     sampling: dict[str, Any] = field(default_factory=dict)
     scoring: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    extracted: tuple[str, ...] = ()
 
 
 def read_results(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
@@ -128,7 +134,14 @@ def _from_folder(run_dir: Path) -> GradedRun:
         "strict_entailment": bool(meta.get("strict_entailment", True)),
         "condition_on_question": bool(meta.get("condition_on_question", False)),
     }
-    return GradedRun(table, correct, sampling, scoring, str(run_dir))
+    extracted: tuple[str, ...] = ()
+    if config.get("extract_answers"):
+        from lmuq.app.job import _compares_answers
+        from lmuq.scoring.registry import SCORERS
+
+        extracted = tuple(c for c in table.columns if c in SCORERS and _compares_answers(c))
+        table = table.drop(columns=list(extracted))
+    return GradedRun(table, correct, sampling, scoring, str(run_dir), extracted)
 
 
 def _from_store(path: Path, run: str | None) -> GradedRun:
