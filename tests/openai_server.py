@@ -1,13 +1,15 @@
 """A small OpenAI-style HTTP server for tests and benchmarks, with fault injection.
 
-It serves ``POST /v1/chat/completions`` and ``POST /v1/completions`` (FastAPI on uvicorn)
-on ``127.0.0.1`` and a free port, in a background thread. Answers are deterministic:
-choice ``c`` of a request for prompt ``p`` reads ``"<p> | s=<seed+c>"`` (``s=-`` without a
-seed), so a test can tell which prompt and which sample each answer belongs to. Each word is
-one token with log-prob ``-0.1 * (position + 1)`` and ``top_logprobs`` alternatives below it.
+It serves ``POST /v1/chat/completions``, ``POST /v1/completions`` and ``GET /v1/models``
+(FastAPI on uvicorn) on ``127.0.0.1`` and a free port, in a background thread. Answers
+are deterministic: choice ``c`` of a request for prompt ``p`` reads ``"<p> | s=<seed+c>"``
+(``s=-`` without a seed), so a test can tell which prompt and which sample each answer
+belongs to. Each word is one token with log-prob ``-0.1 * (position + 1)`` and
+``top_logprobs`` alternatives below it.
 
 Faults are rules: ``server.fail(kind, match=..., times=...)`` makes the next ``times``
-requests whose prompt contains ``match`` (any prompt when None) fail with ``kind``:
+requests whose prompt contains ``match`` (any prompt when None) fail with ``kind``, after
+letting the first ``after`` of them through:
 
 * ``"429"``: status 429 with ``Retry-After: <retry_after>`` (seconds, or an HTTP date);
 * ``"500"`` / ``"503"`` / ``"400"``: that status with an OpenAI-style error body;
@@ -19,7 +21,12 @@ requests whose prompt contains ``match`` (any prompt when None) fail with ``kind
 * ``"parts"``: the chat answer's content as a list of text parts (``[{"type": "text",
   "text": ...}, ...]``, one per word, spaces kept) instead of a string;
 * ``"image_part"``: the content as a text part followed by an ``image_url`` part;
-* ``"no_logprobs"``: a normal answer without log-probs.
+* ``"no_logprobs"``: a normal answer without log-probs;
+* ``"cut_stream"``: a streamed answer that stops after its first chunk (no ``[DONE]``).
+
+A chat request with ``"stream": true`` is answered as server-sent events: one
+``chat.completion.chunk`` per word and choice (its ``delta.content`` and, when asked, its
+``logprobs``), a last chunk per choice with its ``finish_reason``, then ``data: [DONE]``.
 
 Server-wide switches: ``latency`` (seconds before every answer), ``logprobs`` (False: never
 return them), ``n_mode`` (``"ok"``, ``"reject"``: 400 when ``n > 1``, ``"ignore"``: one
@@ -44,7 +51,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 __all__ = ["FakeOpenAIServer", "Rule"]
 
@@ -59,6 +66,7 @@ class Rule:
     retry_after: str | None = "0.05"
     delay: float = 1.0
     status: int | None = None
+    after: int = 0
 
 
 @dataclass
@@ -163,6 +171,9 @@ class FakeOpenAIServer:
         with self._lock:
             for rule in self.rules:
                 if rule.times > 0 and (rule.match is None or rule.match in prompt):
+                    if rule.after > 0:  # let this many matching requests through first
+                        rule.after -= 1
+                        continue
                     rule.times -= 1
                     return rule
         return None
@@ -177,6 +188,15 @@ class FakeOpenAIServer:
         @app.post("/v1/completions")
         async def completions(request: Request) -> Response:
             return await self._handle(request, chat=False)
+
+        @app.get("/v1/models")
+        async def models() -> Response:
+            return JSONResponse(
+                {
+                    "object": "list",
+                    "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": "tests"}],
+                }
+            )
 
         @app.post("/_stats")
         async def stats() -> Response:
@@ -293,6 +313,11 @@ class FakeOpenAIServer:
                     else None
                 )
             choices.append(choice)
+        if chat and body.get("stream"):
+            return StreamingResponse(
+                _stream(choices, body.get("model", "fake"), cut=kind == "cut_stream"),
+                media_type="text/event-stream",
+            )
         return JSONResponse(
             {
                 "id": f"cmpl-{len(self.requests)}",
@@ -302,6 +327,40 @@ class FakeOpenAIServer:
                 "choices": choices,
             }
         )
+
+
+async def _stream(choices: list[dict[str, Any]], model: str, *, cut: bool) -> Any:
+    """The chat ``choices`` as server-sent ``chat.completion.chunk`` events (one per word)."""
+    import json
+
+    created = int(time.time())
+
+    def event(index: int, delta: dict[str, Any], lp: Any, finish: str | None) -> str:
+        chunk = {
+            "id": "chatcmpl-stream",
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": index, "delta": delta, "logprobs": lp, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(chunk)}\n\n"
+
+    for choice in choices:
+        i = choice["index"]
+        entries = (choice["logprobs"] or {}).get("content") if choice["logprobs"] else None
+        words = choice["message"]["content"].split(" ")
+        for t, w in enumerate(words):
+            piece = w if t == 0 else f" {w}"
+            delta: dict[str, Any] = {"content": piece}
+            if t == 0:
+                delta["role"] = "assistant"
+            lp = {"content": [{**entries[t], "token": piece}]} if entries else None
+            yield event(i, delta, lp, None)
+            if cut:
+                return
+            await asyncio.sleep(0)
+        yield event(i, {}, None, choice["finish_reason"])
+    yield "data: [DONE]\n\n"
 
 
 def _content(text: str, kind: str | None) -> str | list[dict[str, Any]]:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
     from lmuq.datasets import Question, load_questions
     from lmuq.datasets.examples import load_example_dataset
     from lmuq.evaluation.ensemble import UQEnsemble
+    from lmuq.evaluation.policy import TrustPolicy, fit_policy, load_policy
     from lmuq.evaluation.tuning import Tuner
     from lmuq.generation import adraw, draw, generate_sample_sets
     from lmuq.grading.math import math_postprocessor
@@ -84,6 +85,7 @@ __all__ = [
     "SharedStatistics",
     "TopKGapEstimator",
     "TransformersBackend",
+    "TrustPolicy",
     "Tuner",
     "UQEnsemble",
     "UQResult",
@@ -96,10 +98,12 @@ __all__ = [
     "default_llm",
     "default_model_path",
     "draw",
+    "fit_policy",
     "generate_n_samples_and_answer",
     "generate_sample_sets",
     "load_default_model",
     "load_example_dataset",
+    "load_policy",
     "load_questions",
     "math_postprocessor",
     "plot_model_accuracies",
@@ -137,6 +141,7 @@ _LAZY = {
     "SharedStatistics": "lmuq.statistics.shared",
     "TopKGapEstimator": "lmuq.compat.luq",
     "TransformersBackend": "lmuq.backends.transformers",
+    "TrustPolicy": "lmuq.evaluation.policy",
     "Tuner": "lmuq.evaluation.tuning",
     "UQEnsemble": "lmuq.evaluation.ensemble",
     "UQResult": "lmuq.results",
@@ -149,10 +154,12 @@ _LAZY = {
     "default_llm": "lmuq.compat.luq",
     "default_model_path": "lmuq.backends.default_model",
     "draw": "lmuq.generation",
+    "fit_policy": "lmuq.evaluation.policy",
     "generate_n_samples_and_answer": "lmuq.compat.luq",
     "generate_sample_sets": "lmuq.generation",
     "load_default_model": "lmuq.backends.default_model",
     "load_example_dataset": "lmuq.datasets.examples",
+    "load_policy": "lmuq.evaluation.policy",
     "load_questions": "lmuq.datasets",
     "math_postprocessor": "lmuq.grading.math",
     "plot_model_accuracies": "lmuq.reporting.plots",

@@ -22,6 +22,7 @@ from lmuq.types import Generation, SampleSet, SamplingParams
 
 __all__ = [
     "INPUT_FIELDS",
+    "generation_from_dict",
     "generation_from_json",
     "generation_to_json",
     "json_dumps",
@@ -63,7 +64,12 @@ def generation_to_json(generation: Generation) -> str:
 
 def generation_from_json(text: str) -> Generation:
     """The :class:`Generation` stored by :func:`generation_to_json`."""
-    data = json.loads(text)
+    return generation_from_dict(json.loads(text))
+
+
+def generation_from_dict(data: Mapping[str, Any]) -> Generation:
+    """The :class:`Generation` of a ``Generation.to_dict()`` (plus ``"nonfinite"``, see
+    :func:`generation_to_json`): what exports and run folders write per generation."""
     arrays: dict[str, np.ndarray | None] = {}
     for name in ("logprobs", "top_logprobs"):
         values = data.get(name)
@@ -128,9 +134,15 @@ def sample_set_from_record(record: Mapping[str, Any], where: str) -> SampleSet:
     and missing values (as in DataFrame rows) are accepted. ``where`` names the record in
     errors ("line 12", "batch row 3").
 
+    A nested record (a run folder's ``results.jsonl`` or an ``lmuq export`` JSONL line:
+    ``answer`` and ``samples`` as ``Generation.to_dict()`` objects, with their log-probs and
+    top-k log-probs) is read in full when it has no ``sampled_responses``.
+
     Raises:
         ValueError: naming ``where`` and the field, for a missing or malformed field.
     """
+    if "sampled_responses" not in record and isinstance(record.get("answer"), Mapping):
+        return _nested_sample_set(record, where)
     response = plain(record.get("response"))
     samples = plain(record.get("sampled_responses"))
     if not isinstance(response, str):
@@ -164,3 +176,18 @@ def sample_set_from_record(record: Mapping[str, Any], where: str) -> SampleSet:
             raise
         raise ValueError(f"{where}: {exc}") from None
     return SampleSet(prompt, answer, gens)
+
+
+def _nested_sample_set(record: Mapping[str, Any], where: str) -> SampleSet:
+    samples = record.get("samples")
+    if not isinstance(samples, list) or not all(isinstance(s, Mapping) for s in samples):
+        raise ValueError(f"{where}: 'samples' must be a list of generation objects")
+    prompt = plain(record.get("prompt"))
+    if prompt is not None and not isinstance(prompt, str):
+        raise ValueError(f"{where}: 'prompt' must be a string")
+    try:
+        answer = generation_from_dict(record["answer"])
+        gens = [generation_from_dict(s) for s in samples]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: unreadable generation ({exc})") from None
+    return SampleSet(prompt or "", answer, gens)

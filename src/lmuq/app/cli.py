@@ -329,13 +329,25 @@ def _print_result(result: Any) -> None:
     default="",
     help="prefix for every field scoring adds (when input fields have those names)",
 )
+@click.option(
+    "--policy",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="apply a trust policy (`lmuq calibrate`): its scorers and scoring options, then "
+    "its confidence and decision in an 'lmuq' field (--scorers and the scoring flags are "
+    "then the policy's)",
+)
 @click.option("--no-progress", is_flag=True, help="hide the progress bar")
-def score_command(**o: Any) -> int:
+@click.pass_context
+def score_command(ctx: click.Context, **o: Any) -> int:
     """Score responses from a JSONL file (no generation). Each line:
     {"prompt", "response", "sampled_responses": [...], optional "logprobs",
-    "sampled_logprobs"}; the output keeps every field and adds one per scorer."""
+    "sampled_logprobs"} (or a nested line of a run folder's results.jsonl / an `lmuq
+    export`); the output keeps every field and adds one per scorer."""
     from lmuq.app.score_file import score_jsonl
 
+    if o["policy"] is not None:
+        return _score_with_policy(ctx, o)
     scorers = [n.strip() for n in o["scorers"].split(",") if n.strip()]
     _check_score_scorers(scorers, o["nli_model"], o["equivalence"])
     with _user_errors():
@@ -354,6 +366,40 @@ def score_command(**o: Any) -> int:
         )
     click.echo(
         f"Scored {summary.rows} rows with {', '.join(summary.scorers)} "
+        f"({summary.rows_with_errors} with undefined scores) -> {summary.output}"
+    )
+    return 0
+
+
+def _score_with_policy(ctx: click.Context, o: dict[str, Any]) -> int:
+    from click.core import ParameterSource
+
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ("scorers", "nli_model", "equivalence", "lenient", "condition_on_question")
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise _error(
+            f"{', '.join(given)} cannot be combined with --policy: the policy fixes its "
+            "scorers and scoring options (drop them, or drop --policy)"
+        )
+    if o["use_best"] or o["prefix"]:
+        raise _error("--use-best and --prefix cannot be combined with --policy")
+    with _user_errors():
+        from lmuq.app.score_file import score_jsonl_with_policy
+        from lmuq.evaluation.policy import load_policy
+
+        policy = load_policy(o["policy"])
+        summary = score_jsonl_with_policy(
+            o["input"],
+            o["out"],
+            policy,
+            chunk_size=o["chunk_size"],
+            progress=not o["no_progress"],
+        )
+    click.echo(
+        f"Applied policy {policy.id} ({', '.join(policy.scorers)}) to {summary.rows} rows "
         f"({summary.rows_with_errors} with undefined scores) -> {summary.output}"
     )
     return 0
@@ -381,6 +427,182 @@ def _check_score_scorers(scorers: list[str], nli_model: str | None, equivalence:
             "microsoft/deberta-large-mnli), or for the semantic scorers "
             "--equivalence normalized_match | numeric | embedding"
         )
+
+
+# --------------------------------------------------------------------------- calibrate
+
+
+@cli.command("calibrate")
+@click.argument("source", type=click.Path())
+@click.option(
+    "-o", "--out", required=True, type=click.Path(dir_okay=False), help="the policy file (JSON)"
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    default=0.1,
+    help="target for P(an answer is accepted and wrong)",
+)
+@click.option("--calibrator", type=click.Choice(["platt", "isotonic"]), default="platt")
+@click.option(
+    "--scorers",
+    default="auto",
+    metavar="auto|NAME[,NAME...]",
+    help="score columns to combine; auto: the answer-only and the sample-based scorer with "
+    "the best AUROC on the fit split",
+)
+@click.option("--run", default=None, help="the run in a store  [default: its only run]")
+@click.option(
+    "--fit-fraction",
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    default=0.5,
+    help="share of the non-holdout rows that fit weights and calibrator; the rest set the "
+    "threshold",
+)
+@click.option(
+    "--holdout",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.2,
+    help="share of the rows kept out to check the guarantee (0: use every row)",
+)
+@click.option("--seed", type=int, default=0, help="seed of the split")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=2,
+    help="samples drawn per step of adaptive sampling",
+)
+@click.option(
+    "--equivalence",
+    type=click.Choice(EQUIVALENCES),
+    default=None,
+    help="semantic clustering of the scores  [default: the run's; normalized_match for a store]",
+)
+@click.option("--nli-model", default=None, metavar="PATH_OR_HUB_ID", help="the run's NLI model")
+def calibrate_command(**o: Any) -> int:
+    """Fit a trust policy on a graded run (a `lmuq demo` / `lmuq run` folder, or a --store
+    file): scorers, ensemble weights, a calibrator and the acceptance threshold of conformal
+    risk control at --alpha, saved as JSON for `lmuq serve` and `lmuq score --policy`."""
+    from lmuq.app.calibrate import calibrate_run, describe_policy
+
+    scorers = None
+    if o["scorers"].strip() != "auto":
+        scorers = [n.strip() for n in o["scorers"].split(",") if n.strip()]
+        if not scorers:
+            raise _error("--scorers is empty: name at least one, or pass auto")
+    with _user_errors():
+        policy = calibrate_run(
+            o["source"],
+            o["out"],
+            alpha=o["alpha"],
+            calibrator=o["calibrator"],
+            scorers=scorers,
+            run=o["run"],
+            fit_fraction=o["fit_fraction"],
+            holdout=o["holdout"],
+            seed=o["seed"],
+            batch_size=o["batch_size"],
+            equivalence=o["equivalence"],
+            nli_model=o["nli_model"],
+        )
+    for line in describe_policy(policy):
+        click.echo(line)
+    click.echo(f"Policy written: {o['out']}")
+    return 0
+
+
+# --------------------------------------------------------------------------- serve
+
+
+@cli.command("serve")
+@click.option(
+    "--upstream",
+    required=True,
+    metavar="URL",
+    help="base URL of the OpenAI-compatible server to guard, e.g. http://localhost:8000/v1",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="the trust policy (`lmuq calibrate`)",
+)
+@click.option("--host", default="127.0.0.1", help="address to listen on")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, help="port to listen on")
+@click.option(
+    "--abstain",
+    type=click.Choice(["flag", "refuse"]),
+    default="flag",
+    help="an answer that is not accepted: flag (returned with decision 'flag') or refuse "
+    "(content replaced by --refusal, decision 'abstain')",
+)
+@click.option("--refusal", default=None, help="the text of a refused answer")
+@click.option(
+    "--max-concurrency", type=click.IntRange(min=1), default=64, help="requests handled at once"
+)
+@click.option(
+    "--max-queue",
+    type=click.IntRange(min=0),
+    default=256,
+    help="requests that may wait; beyond that: 429 with Retry-After",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    help="seconds per upstream call",
+)
+@click.option(
+    "--audit",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="run store file for the audit log: every answer, its scores and decision "
+    "(`lmuq export FILE --audit -o out.jsonl` reads it)",
+)
+@click.option("--hash-prompts", is_flag=True, help="the audit log keeps prompts' SHA-256 only")
+@click.option(
+    "--eager-samples",
+    is_flag=True,
+    help="draw the first batch of samples concurrently with the answer (lower latency; a "
+    "wasted call when the answer alone decides)",
+)
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
+)
+def serve_command(**o: Any) -> int:
+    """Serve the OpenAI API in front of --upstream, with the policy's confidence and decision
+    on every answer (an 'lmuq' object per choice, x-lmuq-confidence / x-lmuq-decision
+    headers). Gateway keys, if wanted: comma-separated in $LMUQ_GATEWAY_KEYS, sent by
+    clients in the X-LMUQ-Key header; the client's Authorization goes to the upstream."""
+    with _user_errors():
+        from lmuq.app.serve.config import DEFAULT_REFUSAL, GatewayConfig
+        from lmuq.app.serve.server import serve
+        from lmuq.evaluation.policy import load_policy
+
+        policy = load_policy(o["policy_path"])
+        config = GatewayConfig(
+            upstream=o["upstream"],
+            policy=policy,
+            abstain=o["abstain"],
+            refusal=o["refusal"] or DEFAULT_REFUSAL,
+            max_concurrency=o["max_concurrency"],
+            max_queue=o["max_queue"],
+            timeout=o["timeout"],
+            key_digests=GatewayConfig.keys_from_env(),
+            audit=o["audit"],
+            hash_prompts=o["hash_prompts"],
+            eager_samples=o["eager_samples"],
+        )
+        keys = "required (X-LMUQ-Key)" if config.key_digests else "none"
+        click.echo(
+            f"lmuq gateway: policy {policy.id} ({', '.join(policy.scorers)}), upstream "
+            f"{config.upstream}, gateway keys {keys}; OpenAI API at "
+            f"http://{o['host']}:{o['port']}/v1",
+            err=True,
+        )
+        serve(config, host=o["host"], port=o["port"], log_level=o["log_level"])
+    return 0
 
 
 # --------------------------------------------------------------------------- report
@@ -427,8 +649,14 @@ def report_command(run_dir: str, out: str | None, n_boot: int | None) -> int:
     type=click.Path(dir_okay=False),
     help="output file: .parquet, .csv or .jsonl (nested, with log-probs)",
 )
-def export_command(store: str, run: str | None, out: str | None) -> int:
-    """List the runs of a store, or export one run (give RUN and -o FILE)."""
+@click.option(
+    "--audit",
+    is_flag=True,
+    help="export the gateway's audit log (`lmuq serve --audit`) instead of a run",
+)
+def export_command(store: str, run: str | None, out: str | None, audit: bool) -> int:
+    """List the runs of a store, or export one run (give RUN and -o FILE), or with --audit
+    the gateway's audit log."""
     from lmuq.storage.run_store import RunStore
 
     path = Path(store)
@@ -436,6 +664,15 @@ def export_command(store: str, run: str | None, out: str | None) -> int:
         raise _error(f"no store at {store}: pass the --store file of an `lmuq run`")
     if path.stat().st_size == 0:
         raise _error(f"{store} is an empty file, not an lmuq run store")
+    if audit:
+        if run is not None or not out:
+            raise _error("--audit takes the store and -o FILE (.jsonl, .csv or .parquet), no RUN")
+        with _user_errors():
+            from lmuq.storage.audit import export_audit
+
+            n = export_audit(path, out)
+        click.echo(f"Exported {n} audit records to {out}")
+        return 0
     with _user_errors(), RunStore(path) as st:
         if run is None:
             click.echo(_runs_table(st.runs()))

@@ -13,38 +13,18 @@ columns; each names a column of the results (the length baseline included).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from lmuq.app.graded import read_results, read_run_info
 from lmuq.evaluation.protocol import build_report_data
 from lmuq.reporting.html import write_report
 from lmuq.scoring.registry import SCORERS
 
 __all__ = ["report_from_run_dir", "score_columns_for_run"]
-
-
-def _read_results(run_dir: Path) -> pd.DataFrame:
-    parquet, csv = run_dir / "results.parquet", run_dir / "results.csv"
-    if parquet.exists():
-        try:
-            return pd.read_parquet(parquet)
-        except ImportError:  # no pyarrow / fastparquet: fall back to the CSV
-            if not csv.exists():
-                raise
-    if csv.exists():
-        return pd.read_csv(csv)
-    raise FileNotFoundError(f"{run_dir} has neither results.parquet nor results.csv")
-
-
-def _read_run(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "run.json"
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _summary_labels(run_dir: Path) -> list[str] | None:
@@ -92,8 +72,8 @@ def report_from_run_dir(
         ValueError: no score column found, or the table lacks ``correct``.
     """
     run_dir = Path(run_dir)
-    results = _read_results(run_dir)
-    run = _read_run(run_dir)
+    results = read_results(run_dir)
+    run = read_run_info(run_dir)
     config = run.get("config") or {}
     columns = score_columns_for_run(results, run, _summary_labels(run_dir))
     if not columns:

@@ -39,7 +39,7 @@ from lmuq.scoring.context import Equivalence
 from lmuq.storage.files import atomic_write
 from lmuq.uq.scorer import UQScorer
 
-__all__ = ["ScoreFileSummary", "read_records", "score_jsonl"]
+__all__ = ["ScoreFileSummary", "read_records", "score_jsonl", "score_jsonl_with_policy"]
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,65 @@ def score_jsonl(
         if rows == 0:
             raise ValueError(f"{input_path} has no records")
     return ScoreFileSummary(rows=rows, output=out, scorers=scorers, rows_with_errors=errors)
+
+
+def score_jsonl_with_policy(
+    input_path: str | Path,
+    output_path: str | Path,
+    policy: Any,
+    *,
+    chunk_size: int = 512,
+    progress: bool = True,
+) -> ScoreFileSummary:
+    """Apply a :class:`~lmuq.evaluation.policy.TrustPolicy` to every line of
+    ``input_path``: its scorers with its scoring options, then its confidence and decision.
+
+    Each output line is the input record plus ``"lmuq": {"policy_id", "confidence",
+    "decision" ("accept" or "flag"), "scores": {scorer: value}, "score_errors"}``, the
+    object the gateway attaches to each answer. Lines are read as by :func:`score_jsonl`;
+    nested lines (a run folder's ``results.jsonl``, an ``lmuq export`` JSONL) keep their
+    top-k log-probs. An input field named ``lmuq`` is refused.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    scorer = policy.scorer()
+    out = Path(output_path)
+    rows = errors = 0
+    with (
+        atomic_write(out) as fh,
+        tqdm(desc="Scoring", unit="row", disable=not progress) as bar,
+    ):
+        for chunk in read_records(input_path, chunk_size):
+            sets = [sample_set_from_record(rec, f"line {lineno}") for lineno, rec in chunk]
+            applied = policy.score(sets, scorer=scorer)
+            score_errors = applied["result"].columns["score_errors"]
+            for i, (lineno, rec) in enumerate(chunk):
+                if "lmuq" in rec:
+                    raise ValueError(
+                        f"{input_path}:{lineno}: the input has a field 'lmuq', which the "
+                        "policy's output would overwrite; rename it"
+                    )
+                conf = float(applied["confidence"][i])
+                added = {
+                    "policy_id": policy.id,
+                    "confidence": _clean(conf),
+                    "decision": "accept" if applied["accept"][i] else "flag",
+                    "scores": {
+                        s: _clean(float(applied["scores"][i, j]))
+                        for j, s in enumerate(policy.scorers)
+                    },
+                    "score_errors": score_errors[i] or {},
+                }
+                errors += bool(score_errors[i])
+                fh.write(json.dumps({**rec, "lmuq": added}, ensure_ascii=False, allow_nan=False))
+                fh.write("\n")
+            rows += len(chunk)
+            bar.update(len(chunk))
+        if rows == 0:
+            raise ValueError(f"{input_path} has no records")
+    return ScoreFileSummary(
+        rows=rows, output=out, scorers=list(policy.scorers), rows_with_errors=errors
+    )
 
 
 def _clean(value: Any) -> Any:

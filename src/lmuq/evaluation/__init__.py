@@ -19,6 +19,7 @@ from lmuq.evaluation.metrics import (
     prr,
 )
 from lmuq.evaluation.paired import PairedDifference, paired_bootstrap, paired_comparisons
+from lmuq.evaluation.policy import TrustPolicy, fit_policy, load_policy
 from lmuq.evaluation.tuning import Tuner, ensemble_scores, precision_recall_f1
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "MetricWarning",
     "PairedDifference",
     "PlattCalibrator",
+    "TrustPolicy",
     "Tuner",
     "accuracy_rejection_curve",
     "auarc",
@@ -38,6 +40,8 @@ __all__ = [
     "ensemble_scores",
     "expected_calibration_error",
     "filtered_accuracy",
+    "fit_policy",
+    "load_policy",
     "maximum_calibration_error",
     "paired_bootstrap",
     "paired_comparisons",
