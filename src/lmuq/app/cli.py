@@ -467,7 +467,7 @@ def _runs_table(runs: Sequence[Any]) -> str:
 @cli.command("scorers")
 @click.option(
     "--family",
-    type=click.Choice(["white-box", "black-box", "judged"]),
+    type=click.Choice(["white-box", "black-box", "judged", "long-form"]),
     default=None,
     help="only this family  [default: all]",
 )

@@ -31,6 +31,7 @@ _NEEDS = {
     "bertscore": "BERTScore encoder",
     "bleurt": "BLEURT",
     "judge": "judge model",
+    "context": "context passages",
 }
 _ORDER = list(_NEEDS)
 

@@ -183,7 +183,9 @@ def _texts(sets: list[SampleSet]) -> list[str]:
 def _prefetch_encodings(
     sets: list[SampleSet], specs: list[ScorerSpec], ctx: ScoringContext
 ) -> None:
-    """Encode every distinct text once, in one call, before scoring row by row."""
+    """Encode every distinct text once, in one call, before scoring row by row (long-form
+    scorers compare units, not whole responses: they encode their units themselves)."""
+    specs = [s for s in specs if s.family != "long-form"]
     wants_emb = any("embeddings" in s.needs for s in specs) or (
         ctx.equivalence == "embedding" and any("nli" in s.needs for s in specs)
     )

@@ -18,8 +18,8 @@ from lmuq.types import SampleSet
 __all__ = ["FAMILIES", "Family", "Needs", "ScoreValue", "ScorerSpec"]
 
 #: The scorer families, in the order the docs list them.
-Family = Literal["white-box", "black-box", "judged"]
-FAMILIES: tuple[Family, ...] = ("white-box", "black-box", "judged")
+Family = Literal["white-box", "black-box", "judged", "long-form"]
+FAMILIES: tuple[Family, ...] = ("white-box", "black-box", "judged", "long-form")
 
 Needs = Literal[
     "answer",
@@ -32,6 +32,7 @@ Needs = Literal[
     "bertscore",
     "bleurt",
     "judge",
+    "context",
 ]
 
 
@@ -61,7 +62,8 @@ class ScorerSpec:
     Attributes:
         name: the result column holding the confidence.
         family: ``"white-box"`` (token log-probs), ``"black-box"`` (agreement between
-            sampled responses) or ``"judged"`` (a model asked about the answer).
+            sampled responses), ``"judged"`` (a model asked about the answer) or
+            ``"long-form"`` (a confidence per claim of a long answer, aggregated).
         needs: which inputs it reads (for clear errors and for planning generation).
         raw_direction: whether the raw values grow with confidence or with uncertainty.
         raw_range: closed range of the raw values (``inf`` allowed); the confidence is
