@@ -93,15 +93,30 @@ class SignedBLEURT:
 WORDS = ["Paris", "Lyon", "the", "capital", "is", "France", "42", "7", "Rome", "maybe"]
 
 
+# A token id is its word's index in WORDS: decode_token reads it back.
+def _decode(token_id: int) -> str:
+    return WORDS[token_id]
+
+
 def _generation(rng: np.random.Generator) -> Generation:
     n_tok = int(rng.integers(1, 6))
-    text = " ".join(rng.choice(WORDS, size=n_tok))
     k = 4
     logits = rng.normal(scale=3.0, size=(n_tok, 50))
     logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     top = -np.sort(-logp, axis=1)[:, :k]
-    chosen = top[np.arange(n_tok), rng.integers(0, k, size=n_tok)]
-    return Generation(text, logprobs=chosen, top_logprobs=top)
+    top_ids = np.array([rng.permutation(len(WORDS))[:k] for _ in range(n_tok)])
+    pick = rng.integers(0, k, size=n_tok)
+    chosen = top[np.arange(n_tok), pick]
+    ids = top_ids[np.arange(n_tok), pick]
+    tokens = tuple(("" if t == 0 else " ") + WORDS[i] for t, i in enumerate(ids))
+    return Generation(
+        "".join(tokens),
+        logprobs=chosen,
+        token_ids=tuple(int(i) for i in ids),
+        tokens=tokens,
+        top_logprobs=top,
+        top_token_ids=top_ids,
+    )
 
 
 def _random_sets(seed: int, n: int = 25) -> list[SampleSet]:
@@ -121,8 +136,10 @@ def _judge_reply(prompt: str, params, j: int) -> str:
     return ["Confidence: 0.8", "Correct", "Incorrect", "35%", "Partially correct", "no idea"][h % 6]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_every_scorer_stays_in_its_declared_range(seed):
+@pytest.mark.parametrize(
+    ("seed", "similarity"), [(0, "embedding"), (1, "embedding"), (2, "embedding"), (0, "nli")]
+)
+def test_every_scorer_stays_in_its_declared_range(seed, similarity):
     from lmuq.statistics.nli_cache import CachedNLI
 
     ctx = ScoringContext(
@@ -131,6 +148,8 @@ def test_every_scorer_stays_in_its_declared_range(seed):
         bertscorer=OverlapBERTScorer(),
         bleurt=SignedBLEURT(),
         judge=FakeBackend(_judge_reply),
+        decode_token=_decode,
+        similarity=similarity,
     )
     # p_true needs top-k token ids: the judge's reply has none, so it is NaN with a reason.
     result = score(_random_sets(seed), list(SCORERS), ctx, on_error="nan")

@@ -343,7 +343,11 @@ def test_precision_recall_f1_hand_example_and_sklearn():
 def test_precision_recall_f1_undefined_is_nan_with_warning():
     with pytest.warns(MetricWarning, match="no answer"):
         got = precision_recall_f1([0.1, 0.2], [1, 0], 0.5)
-    assert np.isnan(got["precision"]) and np.isnan(got["f1"]) and got["recall"] == 0
+    # 2 TP / (2 TP + FP + FN) = 0 / (0 + 0 + 1): nothing correct is accepted.
+    assert np.isnan(got["precision"]) and got["f1"] == 0 and got["recall"] == 0
     assert got["fraction_kept"] == 0
+    with pytest.warns(MetricWarning, match="no answer is correct"):
+        none = precision_recall_f1([0.1, 0.2], [0, 0], 0.5)
+    assert np.isnan(none["precision"]) and np.isnan(none["recall"]) and np.isnan(none["f1"])
     with pytest.raises(ValueError, match="1 NaN"):
         precision_recall_f1([0.1, np.nan], [1, 0], 0.5)

@@ -13,7 +13,7 @@ import pytest
 
 from lmuq.results import UQResult
 from lmuq.scoring import score as score_any_family
-from lmuq.scoring.whitebox import WHITEBOX_SCORERS
+from lmuq.scoring.whitebox import MODEL_FREE, WHITEBOX_SCORERS
 from lmuq.types import Generation, SampleSet
 from lmuq.uq.whitebox import DEFAULT_WHITEBOX_SCORERS, WhiteBoxUQ
 
@@ -110,11 +110,13 @@ def test_hand_entropies_match_the_generic_formula():
         assert h == approx(_h(row))
 
 
-def test_every_registered_scorer_has_a_hand_value_here():
-    assert set(EXPECTED) == set(WHITEBOX_SCORERS)
+def test_every_model_free_scorer_has_a_hand_value_here():
+    # the white-box scorers that also read a model (semantic density, CoCoA, SAR, CCP) are
+    # checked by hand in test_whitebox_methods.py
+    assert set(EXPECTED) == set(DEFAULT_WHITEBOX_SCORERS) == set(MODEL_FREE)
 
 
-@pytest.mark.parametrize("name", sorted(WHITEBOX_SCORERS))
+@pytest.mark.parametrize("name", sorted(DEFAULT_WHITEBOX_SCORERS))
 def test_confidence_and_raw_columns_match_hand_values(name):
     result = score([_sample_set()], scorers=[name])
     confidence, raws = EXPECTED[name]
@@ -145,7 +147,7 @@ def _certain_set() -> SampleSet:
     return SampleSet("certain", answer, samples)
 
 
-@pytest.mark.parametrize("name", sorted(WHITEBOX_SCORERS))
+@pytest.mark.parametrize("name", sorted(DEFAULT_WHITEBOX_SCORERS))
 def test_every_confidence_is_in_the_unit_interval(name):
     result = score([_sample_set(), _certain_set(), _uncertain_set()], scorers=[name])
     values = result.columns[name]
@@ -183,12 +185,12 @@ def test_columns_in_order_and_to_df():
     result = score([_sample_set()])
     assert isinstance(result, UQResult)
     expected_cols = ["prompt", "response", "sampled_responses"]
-    for name in WHITEBOX_SCORERS:
+    for name in DEFAULT_WHITEBOX_SCORERS:
         expected_cols.append(name)
         expected_cols.extend(WHITEBOX_SCORERS[name].raw_columns)
     expected_cols.append("score_errors")
     assert list(result.columns) == expected_cols
-    assert result.scorers == list(WHITEBOX_SCORERS)
+    assert result.scorers == list(DEFAULT_WHITEBOX_SCORERS)
     df = result.to_df()
     assert list(df.columns) == expected_cols
     assert df.loc[0, "prompt"] == "What is the capital of France?"

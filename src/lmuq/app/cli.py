@@ -136,7 +136,7 @@ def _job_options(f: Callable) -> Callable:
             default=None,
             metavar="NAME[,NAME...]",
             help="white-box scorers, comma-separated (`lmuq scorers --family white-box` "
-            "lists them)  [default: every white-box scorer]",
+            "lists them)  [default: the white-box scorers that need no model]",
         ),
         click.option(
             "--nli-model",

@@ -29,7 +29,7 @@ class DemoConfig:
     out_dir: str = "lmuq-out"
     n_boot: int = 1000
     max_rejection: float = 0.5
-    scorers: tuple[str, ...] | None = None  # None: every white-box scorer
+    scorers: tuple[str, ...] | None = None  # None: the model-free white-box scorers
     blackbox: bool = True
     nli_model: str | None = None  # None: black-box scorers that need no NLI model
     store: str | None = None  # SQLite run store: generations are saved as they arrive
@@ -37,12 +37,13 @@ class DemoConfig:
     progress: bool = True
 
     def whitebox_scorers(self) -> tuple[str, ...]:
-        """The white-box scorers to run: ``scorers``, or every registered white-box one."""
+        """The white-box scorers to run: ``scorers``, or every white-box scorer that needs no
+        model beyond the generations."""
         if self.scorers is not None:
             return tuple(self.scorers)
-        from lmuq.scoring.registry import scorer_names
+        from lmuq.uq.whitebox import DEFAULT_WHITEBOX_SCORERS
 
-        return tuple(scorer_names("white-box"))
+        return DEFAULT_WHITEBOX_SCORERS
 
     def check(self) -> None:
         """Refuse a configuration that would fail later, before anything is loaded or drawn.

@@ -41,6 +41,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 from scipy.stats import rankdata
+from sklearn.metrics import precision_recall_fscore_support
 
 from lmuq.evaluation.inputs import MetricWarning, as_1d_float
 
@@ -251,12 +252,15 @@ def precision_recall_f1(
 
     * ``precision``: fraction correct among the accepted answers (NaN if none accepted);
     * ``recall``: fraction of the correct answers that are accepted (NaN if none correct);
-    * ``f1``: harmonic mean of the two (0 when both are 0, NaN when either is NaN);
+    * ``f1``: ``2 TP / (2 TP + FP + FN)``, the harmonic mean of the two where both are
+      defined (0 when nothing correct is accepted; NaN only when no answer is accepted
+      and none is correct);
     * ``accuracy``: fraction of answers where "accepted" equals "correct";
     * ``fraction_kept``: fraction of answers accepted;
     * ``n_kept``: number accepted (as a float, like the others).
 
-    Undefined values are NaN with a :class:`~lmuq.evaluation.MetricWarning`.
+    Undefined values are NaN with a :class:`~lmuq.evaluation.MetricWarning`. Computed by
+    :func:`sklearn.metrics.precision_recall_fscore_support` (``zero_division=nan``).
 
     Raises:
         ValueError: lengths differ, empty input, NaN scores, labels not 0/1, or a NaN
@@ -268,26 +272,15 @@ def precision_recall_f1(
         raise ValueError("threshold must not be NaN")
     kept = s >= t
     n_kept = int(kept.sum())
-    tp = int((kept & (y == 1)).sum())
-    n_pos = int(y.sum())
     if n_kept == 0:
         warnings.warn(
             f"precision undefined: no answer has score >= {t:g}", MetricWarning, stacklevel=2
         )
-        precision = float("nan")
-    else:
-        precision = tp / n_kept
-    if n_pos == 0:
+    if not y.any():
         warnings.warn("recall undefined: no answer is correct", MetricWarning, stacklevel=2)
-        recall = float("nan")
-    else:
-        recall = tp / n_pos
-    if math.isnan(precision) or math.isnan(recall):
-        f1 = float("nan")
-    elif precision + recall == 0:
-        f1 = 0.0
-    else:
-        f1 = 2 * precision * recall / (precision + recall)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y.astype(int), kept.astype(int), average="binary", zero_division=np.nan
+    )
     return {
         "precision": float(precision),
         "recall": float(recall),

@@ -24,13 +24,16 @@ _NEEDS = {
     "answer": "answer",
     "answer_logprobs": "answer log-probs",
     "answer_top_logprobs": "answer top-k log-probs",
+    "answer_tokens": "answer tokens",
     "sample_logprobs": "sample log-probs",
+    "sample_tokens": "sample tokens",
     "samples": "samples",
     "nli": "NLI model",
     "embeddings": "sentence embedder",
     "bertscore": "BERTScore encoder",
     "bleurt": "BLEURT",
     "judge": "judge model",
+    "token_decoder": "token decoder",
     "context": "context passages",
 }
 _ORDER = list(_NEEDS)

@@ -18,7 +18,7 @@ from lmuq.scoring.functional.consistency import normalize_answer
 from lmuq.statistics.judges import ForcedLogprobs, JudgeReplies
 from lmuq.types import Generation, SampleSet, SamplingParams
 
-__all__ = ["Equivalence", "ScoringContext"]
+__all__ = ["Equivalence", "ScoringContext", "Similarity"]
 
 #: How semantic clustering decides that two responses mean the same thing.
 #: "nli": bidirectional entailment with an NLI model (strict or lenient);
@@ -26,6 +26,12 @@ __all__ = ["Equivalence", "ScoringContext"]
 #: "numeric": equal final numbers (falls back to normalized match when either has none);
 #: "embedding": sentence-embedding cosine similarity >= ``embedding_threshold``.
 Equivalence = Literal["nli", "normalized_match", "numeric", "embedding"]
+
+#: How CoCoA and SAR measure the graded similarity s(a, b) ∈ [0, 1] of two texts (their
+#: papers use an STS cross-encoder; see :mod:`lmuq.scoring.functional.similarity`):
+#: "embedding": max(0, cosine of sentence embeddings);
+#: "nli": (p_e(a→b) + p_e(b→a)) / 2 with the NLI model.
+Similarity = Literal["embedding", "nli"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,11 @@ class ScoringContext:
         exact_match_normalizer: what ``exact_match`` applies to both sides before comparing
             (default :func:`~lmuq.scoring.functional.consistency.normalize_answer`; None
             compares raw strings, UQLM's behaviour, as ``exact_match_raw`` always does).
+        similarity: the text similarity of CoCoA and SAR (see :data:`Similarity`); the
+            scorers that read it are ``lmuq.scoring.whitebox.SIMILARITY_SCORERS``.
+        decode_token: a function from a token id to its text (e.g.
+            ``lambda i: tokenizer.decode([i])``), for the scorers that read the top-k
+            alternatives' text (``ccp``); None: they give NaN and say so.
         judge: the default judge of the judged scorers (any lmuq backend; a judged scorer
             made with its own judge uses that one).
         judge_replies / forced_logprobs: the judges' replies and teacher-forced log-probs,
@@ -65,6 +76,8 @@ class ScoringContext:
     embedding_threshold: float = 0.9
     use_best: bool = False
     exact_match_normalizer: Callable[[str], str] | None = normalize_answer
+    similarity: Similarity = "embedding"
+    decode_token: Callable[[int], str] | None = None
     judge: Any = None
     judge_replies: JudgeReplies = field(default_factory=JudgeReplies)
     forced_logprobs: ForcedLogprobs = field(default_factory=ForcedLogprobs)
@@ -75,6 +88,13 @@ class ScoringContext:
             raise ValueError(
                 "equivalence must be one of 'nli', 'normalized_match', 'numeric', 'embedding'; "
                 f"got {self.equivalence!r}"
+            )
+        if self.similarity not in ("embedding", "nli"):
+            raise ValueError(f"similarity must be 'embedding' or 'nli', got {self.similarity!r}")
+        if self.decode_token is not None and not callable(self.decode_token):
+            raise TypeError(
+                "decode_token must be a function from a token id to its text, or None; got "
+                f"{type(self.decode_token).__name__}"
             )
         if not 0.0 < self.embedding_threshold <= 1.0:
             raise ValueError(

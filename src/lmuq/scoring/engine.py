@@ -22,15 +22,17 @@ Statistics are gathered in two ways:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from lmuq.results import UQResult
 from lmuq.scoring.blackbox import CLUSTER_ONLY
-from lmuq.scoring.context import Equivalence, ScoringContext
+from lmuq.scoring.context import Equivalence, ScoringContext, Similarity
 from lmuq.scoring.registry import resolve_scorers
 from lmuq.scoring.spec import ScorerSpec
+from lmuq.scoring.whitebox import SIMILARITY_SCORERS
 from lmuq.statistics.missing import MissingStatistics
 from lmuq.twins import async_twin
 from lmuq.types import SampleSet
@@ -94,24 +96,35 @@ async def ascore(
 
 
 def required_statistics(
-    scorers: str | ScorerSpec | Sequence[str | ScorerSpec], equivalence: Equivalence = "nli"
+    scorers: str | ScorerSpec | Sequence[str | ScorerSpec],
+    equivalence: Equivalence = "nli",
+    similarity: Similarity = "embedding",
 ) -> set[str]:
     """The models the scorers need: ``"nli"``, ``"embeddings"``, ``"bertscore"``,
     ``"bleurt"``, ``"judge"``.
 
     A semantic scorer that reads NLI only through clustering needs an NLI model only when
     clustering by NLI (``equivalence="nli"``); clustering by embeddings needs the embedder.
+    The scorers of ``SIMILARITY_SCORERS`` (CoCoA, SAR) need the embedder with
+    ``similarity="embedding"`` and the NLI model with ``similarity="nli"``.
     """
     specs = resolve_scorers(scorers)
     out: set[str] = set()
     for spec in specs:
-        needs = set(spec.needs)
-        if spec.name in CLUSTER_ONLY and equivalence != "nli":
-            needs.discard("nli")
-            if equivalence == "embedding":
-                needs.add("embeddings")
-        out |= needs & {"nli", "embeddings", "bertscore", "bleurt", "judge"}
+        out |= _statistics(spec, equivalence, similarity)
     return out
+
+
+def _statistics(spec: ScorerSpec, equivalence: str, similarity: str) -> set[str]:
+    needs = set(spec.needs)
+    if spec.name in CLUSTER_ONLY and equivalence != "nli":
+        needs.discard("nli")
+        if equivalence == "embedding":
+            needs.add("embeddings")
+    if spec.name in SIMILARITY_SCORERS and similarity == "nli":
+        needs.discard("embeddings")
+        needs.add("nli")
+    return needs & {"nli", "embeddings", "bertscore", "bleurt", "judge"}
 
 
 async def _afill(source: Any, keys: list[Any]) -> None:
@@ -183,18 +196,39 @@ def _texts(sets: list[SampleSet]) -> list[str]:
 def _prefetch_encodings(
     sets: list[SampleSet], specs: list[ScorerSpec], ctx: ScoringContext
 ) -> None:
-    """Encode every distinct text once, in one call, before scoring row by row (long-form
-    scorers compare units, not whole responses: they encode their units themselves)."""
+    """Encode every distinct text once, in one call, before scoring row by row: the
+    responses, and whatever else a scorer declares it embeds (``ScorerSpec.embeds``).
+    Long-form scorers compare units, not whole responses: they encode their units
+    themselves."""
     specs = [s for s in specs if s.family != "long-form"]
-    wants_emb = any("embeddings" in s.needs for s in specs) or (
-        ctx.equivalence == "embedding" and any("nli" in s.needs for s in specs)
-    )
-    if wants_emb and ctx.embedder is not None:
-        ctx.embedder.encode(_texts(sets))
+    wants_emb = any(
+        "embeddings" in _statistics(s, ctx.equivalence, ctx.similarity) for s in specs
+    ) or (ctx.equivalence == "embedding" and any("nli" in s.needs for s in specs))
+    if ctx.embedder is not None:
+        texts = _texts(sets) if wants_emb else []
+        texts += _declared_texts(sets, specs, ctx)
+        if texts:
+            ctx.embedder.encode(list(dict.fromkeys(texts)))
     if any("bertscore" in s.needs for s in specs) and ctx.bertscorer is not None:
         prefetch = getattr(ctx.bertscorer, "prefetch", None)
         if prefetch is not None:
             prefetch(_texts(sets))
+
+
+def _declared_texts(
+    sets: list[SampleSet], specs: list[ScorerSpec], ctx: ScoringContext
+) -> list[str]:
+    out: list[str] = []
+    for spec in specs:
+        if spec.embeds is None:
+            continue
+        for ss in sets:
+            if _failed_input(spec.needs, ss) is not None:
+                continue
+            # an input the scorer rejects is reported by the scoring pass
+            with contextlib.suppress(ValueError, TypeError):
+                out.extend(spec.embeds(ss, ctx))
+    return out
 
 
 def _planning_rounds(
@@ -287,6 +321,7 @@ def _score_rows(
             "strict_entailment": ctx.strict_entailment,
             "use_best": ctx.use_best,
             "condition_on_question": ctx.condition_on_question,
+            "similarity": ctx.similarity,
             "nli_model": getattr(ctx.nli, "name", None),
         },
         raw_columns={s.name: s.raw_columns for s in specs},
@@ -294,14 +329,16 @@ def _score_rows(
     )
 
 
-_ANSWER_NEEDS = frozenset({"answer", "answer_logprobs", "answer_top_logprobs", "samples", "judge"})
+_ANSWER_NEEDS = frozenset(
+    {"answer", "answer_logprobs", "answer_top_logprobs", "answer_tokens", "samples", "judge"}
+)
 
 
 def _failed_input(needs: frozenset[str], ss: SampleSet) -> str | None:
     """The upstream error of the first failed generation this scorer reads, if any."""
     if ss.answer.failed and needs & _ANSWER_NEEDS:
         return f"generation failed (answer): {ss.answer.error}"
-    if needs & {"sample_logprobs", "samples"}:
+    if needs & {"sample_logprobs", "sample_tokens", "samples"}:
         for j, s in enumerate(ss.samples):
             if s.failed:
                 return f"generation failed (sample {j}): {s.error}"

@@ -9,7 +9,7 @@ entropy in nats, a perplexity) reports it as ``raw`` in extra columns named in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,13 +25,16 @@ Needs = Literal[
     "answer",
     "answer_logprobs",
     "answer_top_logprobs",
+    "answer_tokens",
     "sample_logprobs",
+    "sample_tokens",
     "samples",
     "nli",
     "embeddings",
     "bertscore",
     "bleurt",
     "judge",
+    "token_decoder",
     "context",
 ]
 
@@ -64,7 +67,9 @@ class ScorerSpec:
         family: ``"white-box"`` (token log-probs), ``"black-box"`` (agreement between
             sampled responses), ``"judged"`` (a model asked about the answer) or
             ``"long-form"`` (a confidence per claim of a long answer, aggregated).
-        needs: which inputs it reads (for clear errors and for planning generation).
+        needs: which inputs it reads (for clear errors and for planning generation):
+            ``answer_tokens`` / ``sample_tokens`` are the generations' token strings,
+            ``token_decoder`` the context's ``decode_token`` (token id -> string).
         raw_direction: whether the raw values grow with confidence or with uncertainty.
         raw_range: closed range of the raw values (``inf`` allowed); the confidence is
             always in [0, 1].
@@ -74,6 +79,10 @@ class ScorerSpec:
         confidence_map: the formula taking the inputs to the confidence.
         reference: the paper (and code) the definition follows.
         summary: one line on what it measures.
+        embeds: the texts beyond the responses that ``compute`` embeds for a sample set
+            (e.g. the answer with one token left out), given the sample set and the
+            context; the engine encodes them with the responses, in one call, before
+            scoring. None: only the responses.
     """
 
     name: str
@@ -86,6 +95,7 @@ class ScorerSpec:
     confidence_map: str
     reference: str
     summary: str
+    embeds: Callable[[SampleSet, Any], Iterable[str]] | None = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

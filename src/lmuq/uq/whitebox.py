@@ -9,11 +9,17 @@ from typing import Literal
 from lmuq.results import UQResult
 from lmuq.scoring.engine import score
 from lmuq.scoring.registry import resolve_scorers, scorer_names
+from lmuq.scoring.whitebox import MODEL_FREE
 from lmuq.types import SampleSet
 
 __all__ = ["DEFAULT_WHITEBOX_SCORERS", "WhiteBoxUQ", "score_sample_sets"]
 
-DEFAULT_WHITEBOX_SCORERS: tuple[str, ...] = tuple(scorer_names("white-box"))
+#: The white-box scorers that need nothing but log-probs (no NLI model, embedder or token
+#: decoder): WhiteBoxUQ scores without a context. The others (semantic density, CoCoA,
+#: SAR, CCP) run through :func:`lmuq.scoring.score` with a context, or :class:`UQScorer`.
+DEFAULT_WHITEBOX_SCORERS: tuple[str, ...] = tuple(
+    name for name in scorer_names("white-box") if name in MODEL_FREE
+)
 
 
 class WhiteBoxUQ:
