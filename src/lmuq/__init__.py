@@ -2,7 +2,9 @@
 
 lmuq's own API: draw answers and samples (:func:`draw`), score them with any registered
 scorer (:func:`score`, :class:`UQScorer`, :class:`WhiteBoxUQ`, the judges), evaluate the
-scores (:mod:`lmuq.evaluation`). The peers' front doors (UQLM's ``BlackBoxUQ``, LUQ's
+scores (:mod:`lmuq.evaluation`), long answers claim by claim (:class:`LongFormUQ`). The
+peers' front doors (UQLM's ``BlackBoxUQ``, ``LongTextUQ``, ``LongTextGraph``,
+``LongTextQA``, LUQ's
 wrapper and estimators) are importable from here too, so a ported notebook changes only its
 imports.
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
         generate_n_samples_and_answer,
     )
     from lmuq.compat.uqlm import BlackBoxUQ
+    from lmuq.compat.uqlm_longform import LongTextGraph, LongTextQA, LongTextUQ
     from lmuq.datasets import Question, load_questions
     from lmuq.datasets.examples import load_example_dataset
     from lmuq.evaluation.tuning import Tuner
@@ -46,6 +49,7 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
         VerbalizedConfidenceScorer,
         WhiteBoxUQ,
     )
+    from lmuq.uq.longform import LongFormUQ
     from lmuq.uq.whitebox import score_sample_sets
 
 __version__ = "0.2.0"
@@ -63,6 +67,10 @@ __all__ = [
     "LLMSamples",
     "LangChainBackend",
     "LlamaCppBackend",
+    "LongFormUQ",
+    "LongTextGraph",
+    "LongTextQA",
+    "LongTextUQ",
     "MaxProbabilityEstimator",
     "OpenAICompatibleBackend",
     "PTrueScorer",
@@ -111,6 +119,10 @@ _LAZY = {
     "LLMSamples": "lmuq.compat.luq",
     "LangChainBackend": "lmuq.backends.langchain",
     "LlamaCppBackend": "lmuq.backends.llama_cpp",
+    "LongFormUQ": "lmuq.uq.longform",
+    "LongTextGraph": "lmuq.compat.uqlm_longform",
+    "LongTextQA": "lmuq.compat.uqlm_longform",
+    "LongTextUQ": "lmuq.compat.uqlm_longform",
     "MaxProbabilityEstimator": "lmuq.compat.luq",
     "OpenAICompatibleBackend": "lmuq.backends.openai_compat",
     "PTrueScorer": "lmuq.uq",

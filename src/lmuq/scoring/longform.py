@@ -35,8 +35,14 @@ from lmuq.claims import (
     resolve_decomposition_prompt,
     split_sentences,
 )
+from lmuq.constants import ENTAILMENT
 from lmuq.scoring.context import ScoringContext
 from lmuq.scoring.functional import claims as F
+from lmuq.scoring.functional.claim_graph import (
+    CENTRALITIES,
+    DEFAULT_EDGE_THRESHOLD,
+    claim_centralities,
+)
 from lmuq.scoring.spec import ScorerSpec, ScoreValue
 from lmuq.statistics.missing import MissingStatistics
 from lmuq.types import SampleSet, SamplingParams
@@ -44,6 +50,7 @@ from lmuq.types import SampleSet, SamplingParams
 __all__ = [
     "DECOMPOSITION_PARAMS",
     "GRANULARITIES",
+    "GRAPH_SCORERS",
     "LONGFORM_SCORERS",
     "MATCHED_UNIT_SCORERS",
     "SPECS",
@@ -54,6 +61,7 @@ __all__ = [
     "Granularity",
     "claim_scorer",
     "decompose",
+    "merge_claims",
 ]
 
 Granularity = Literal["sentence", "claim"]
@@ -209,6 +217,7 @@ def decompose(
 class _Settings:
     decomposition: Decomposition
     aggregation: F.Aggregation
+    edge_threshold: float = DEFAULT_EDGE_THRESHOLD
 
 
 def _samples(ss: SampleSet) -> list[str]:
@@ -318,6 +327,48 @@ def _matched_bertscore(ss: SampleSet, ctx: ScoringContext, settings: _Settings) 
     return _result(claims, values, settings, reply, fmt)
 
 
+# -------------------------------------------------------------------------- claim graph
+
+
+def _merge_key(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip(" .!?;")
+
+
+def merge_claims(answer: Sequence[Claim], samples: Sequence[Sequence[str]]) -> list[Claim]:
+    """The distinct claims of the answer and its samples: the answer's first (with their
+    spans), then each sample claim not already there, compared case-, space- and
+    end-punctuation-insensitively (UQLM asks an LLM to deduplicate; this needs no model)."""
+    seen = {_merge_key(c.text) for c in answer}
+    out = list(answer)
+    for units in samples:
+        for u in units:
+            key = _merge_key(u)
+            if key and key not in seen:
+                seen.add(key)
+                out.append(Claim(u, -1, -1, "none", "sample"))
+    return out
+
+
+def _graph(measure: str) -> Callable[[SampleSet, ScoringContext, _Settings], ScoreValue]:
+    def compute(ss: SampleSet, ctx: ScoringContext, settings: _Settings) -> ScoreValue:
+        claims, reply, fmt, sample_units = _sample_units(ss, ctx, settings)
+        nodes = merge_claims(claims, sample_units)
+        responses = [ss.answer.text, *ss.sample_texts]
+        view = ctx.view(ss)
+        view.prefetch((r, c.text) for c in nodes for r in responses)
+        if not nodes:
+            return _result((), [], settings, reply, fmt)
+        w = np.array([[view(r, c.text)[ENTAILMENT] for r in responses] for c in nodes])
+        values = claim_centralities(w, settings.edge_threshold)[measure]
+        detail = ClaimScores(tuple(nodes), tuple(float(v) for v in values), (), reply, fmt)
+        own = [float(v) for c, v in zip(nodes, values, strict=True) if c.origin == "response"]
+        if not own:
+            return ScoreValue(math.nan, detail=detail, error="the answer has no claims")
+        return ScoreValue(F.aggregate_claim_scores(own, settings.aggregation), detail=detail)
+
+    return compute
+
+
 # ------------------------------------------------------------------------------ context
 
 
@@ -414,6 +465,18 @@ _KINDS: dict[str, _Kind] = {
         "Bouchard et al. 2026 (generalised LUQ-pair); Zhang et al. 2020 (BERTScore)",
         "BERTScore of each unit against the closest unit of each sample.",
     ),
+    **{
+        f"claim_{measure}": _Kind(
+            _graph(measure),
+            frozenset({"answer", "samples", "nli"}),
+            _AGG + f"the answer's claims of {measure} on the claim–response graph "
+            "(edges p_e(y_j ⊨ s) ≥ τ; formulas in lmuq.scoring.functional.claim_graph)",
+            "Jiang et al. 2024 (arXiv:2410.20783); UQLM LongTextGraph",
+            f"The {measure.replace('_', ' ')} of each claim in the bipartite graph of claims "
+            "entailed by the answer and its samples.",
+        )
+        for measure in CENTRALITIES
+    },
     "claim_context_support": _Kind(
         _context_support,
         frozenset({"answer", "nli", "context"}),
@@ -440,6 +503,9 @@ MATCHED_UNIT_SCORERS = (
     "claim_bert_score",
 )
 
+#: The claim-graph scorers (LongTextGraph), one per centrality.
+GRAPH_SCORERS = tuple(f"claim_{m}" for m in CENTRALITIES)
+
 
 def claim_scorer(
     kind: str,
@@ -449,6 +515,7 @@ def claim_scorer(
     decomposition_prompt: str | DecompositionPrompt = "zhang_2025",
     decomposition_params: SamplingParams = DECOMPOSITION_PARAMS,
     aggregation: F.Aggregation = "mean",
+    edge_threshold: float = DEFAULT_EDGE_THRESHOLD,
     name: str | None = None,
 ) -> ScorerSpec:
     """A long-form scorer bound to its settings.
@@ -460,8 +527,11 @@ def claim_scorer(
         decomposition_prompt: a preset name or a callable ``(response) -> prompt``.
         decomposition_params: the decomposer's decoding settings.
         aggregation: ``"mean"`` or ``"min"`` of the unit scores.
+        edge_threshold: the claim graph's edge threshold τ (graph scorers only).
         name: the result column (default: ``kind``).
     """
+    if not 0.0 <= edge_threshold <= 1.0:
+        raise ValueError(f"edge_threshold must be in [0, 1], got {edge_threshold}")
     if kind not in _KINDS:
         raise ValueError(f"unknown long-form scorer {kind!r}; choose from: {', '.join(_KINDS)}")
     if aggregation not in F.AGGREGATIONS:
@@ -470,6 +540,7 @@ def claim_scorer(
     settings = _Settings(
         Decomposition(granularity, decomposer, decomposition_prompt, decomposition_params),
         aggregation,
+        edge_threshold,
     )
     needs = set(spec_kind.needs)
     if granularity == "claim" and decomposer is None:
