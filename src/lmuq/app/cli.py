@@ -318,11 +318,19 @@ def _print_result(result: Any) -> None:
     default="",
     help="prefix for every field scoring adds (when input fields have those names)",
 )
+@click.option(
+    "--claims",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="claim-level table of the long-form (claim_*) scorers: .jsonl, .csv or .parquet",
+)
 @click.option("--no-progress", is_flag=True, help="hide the progress bar")
 def score_command(**o: Any) -> int:
     """Score responses from a JSONL file (no generation). Each line:
     {"prompt", "response", "sampled_responses": [...], optional "logprobs",
-    "sampled_logprobs"}; the output keeps every field and adds one per scorer."""
+    "sampled_logprobs", "context"}; the output keeps every field and adds one per scorer.
+    Long answers: claim_* scorers score each claim (--claims FILE writes them) and
+    claim_context_support checks each claim against "context" (no samples needed)."""
     from lmuq.app.score_file import score_jsonl
 
     scorers = [n.strip() for n in o["scorers"].split(",") if n.strip()]
@@ -340,11 +348,14 @@ def score_command(**o: Any) -> int:
             chunk_size=o["chunk_size"],
             prefix=o["prefix"],
             progress=not o["no_progress"],
+            claims_path=o["claims"],
         )
     click.echo(
         f"Scored {summary.rows} rows with {', '.join(summary.scorers)} "
         f"({summary.rows_with_errors} with undefined scores) -> {summary.output}"
     )
+    if o["claims"]:
+        click.echo(f"Claims -> {o['claims']}")
     return 0
 
 
