@@ -469,8 +469,8 @@ _KINDS: dict[str, _Kind] = {
         f"claim_{measure}": _Kind(
             _graph(measure),
             frozenset({"answer", "samples", "nli"}),
-            _AGG + f"the answer's claims of {measure} on the claim–response graph "
-            "(edges p_e(y_j ⊨ s) ≥ τ; formulas in lmuq.scoring.functional.claim_graph)",
+            _AGG + f"the answer's claims of c(s) = {measure}(s) on the claim–response "
+            "graph (edges p_e(y_j ⊨ s) ≥ τ; formulas in lmuq.scoring.functional.claim_graph)",
             "Jiang et al. 2024 (arXiv:2410.20783); UQLM LongTextGraph",
             f"The {measure.replace('_', ' ')} of each claim in the bipartite graph of claims "
             "entailed by the answer and its samples.",
