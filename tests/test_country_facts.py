@@ -23,6 +23,9 @@ def test_facts_come_from_the_geonames_record():
         ("The capital of France is Paris.", True, ["capital"]),
         ("Lyon is the capital of France.", False, ["capital"]),
         ("The capital city has many museums.", None, []),  # no place named as capital
+        ("Its capital city, Lyon, is vibrant.", False, ["capital"]),
+        ("France is a transit country, with the capital city of Lyon.", False, ["capital"]),
+        ("The Franc is the official currency of France.", False, ["currency"]),
         ("France is a country in Europe.", True, ["continent"]),
         ("France is located in South America.", False, ["continent"]),
         ("Its currency is the Euro (EUR).", True, ["currency"]),

@@ -9,11 +9,13 @@ labelled by :func:`label_claim` against the country's record:
   (the aliases of :func:`lmuq.datasets.geography.capital_questions`, matched as whole words
   with the country's own name discounted, as in
   :func:`~lmuq.grading.short_answer.grade_short_answer`), false when it names another
-  place as the capital ("the capital is X" / "X is the capital"), unverifiable otherwise;
+  place as the capital ("the capital is X", "X is the capital", "its capital city, X",
+  "the capital city of X"), unverifiable otherwise;
 * **continent** — a claim that names a continent is true when it names the country's, false
   when it names only others (skipped for countries on two continents);
 * **currency** — a claim that mentions "currency" is true when it names the currency or its
-  ISO code, false when it names another ("the currency is the X");
+  ISO code, false when it names another ("the currency is the X", "X is the official
+  currency");
 * **population** — a claim that gives a population figure ("67 million people",
   "population of 5,000,000"; a bare number under 10,000 is read as a year or a rank) is
   true when the figure is within a factor of 1.5 of the geonames population, false
@@ -167,9 +169,12 @@ _PLACE = r"[A-Z][\w'-]*(?: [A-Z][\w'-]*)*"
 _CAPITAL_NAMED = re.compile(
     rf"capital(?: city)?(?: of [^,.]+?)? (?:is|was) (?:the city of )?(?P<a>{_PLACE})"
     rf"|(?P<b>{_PLACE}) (?:is|was|serves as) (?:the|its) capital"
+    # appositions: "its capital city, Kano, ...", "the capital city of Samarkand"
+    rf"|capital(?: city)?(?:,| of) (?P<d>{_PLACE})"
 )
 _CURRENCY_NAMED = re.compile(
-    r"currency(?: of [^,.]+?)? (?:is|was) (?:the )?(?P<c>[A-Z]?[\w'-]+(?: [A-Z][\w'-]*)*)"
+    r"currency(?: of [^,.]+?)? (?:is|was) (?:the )?[\w'-]+"
+    r"|\b(?:is|was) (?:the|its) (?:official |national )?currency\b"
 )
 
 
@@ -199,9 +204,14 @@ def check_claim(claim: str, facts: CountryFacts) -> list[FactCheck]:
         if _names_any(claim, facts.capitals, facts.name):
             checks.append(FactCheck("capital", True))
         else:
-            m = _CAPITAL_NAMED.search(claim)
-            named = (m.group("a") or m.group("b")) if m else None
-            if named and normalize_text(named) not in (normalize_text(facts.name), "it"):
+            own = {normalize_text(facts.name), "it", "its"}
+            named = [
+                n
+                for m in _CAPITAL_NAMED.finditer(claim)
+                for n in (m.group("a"), m.group("b"), m.group("d"))
+                if n and normalize_text(n).removeprefix("the ") not in own
+            ]
+            if named:
                 checks.append(FactCheck("capital", False))
     if facts.continent:
         said = [c for c in _CONTINENT_NAMES if re.search(rf"\b{c}\b", claim)]
