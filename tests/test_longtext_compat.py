@@ -238,6 +238,7 @@ def test_llm_as_nli_judge_is_batched_cached_and_scores_by_hand():
     assert result.columns["noncontradiction"][0] == pytest.approx((0.5 + 1.0) / 2)
     model = ltuq.uq.statistics.nli.model
     assert isinstance(model, LLMNLI) and model.unparsed == 1
+    assert result.metadata["nli_model"] == "llm-nli:fake"  # labelled as an LLM judge
     assert len(judge.calls) == 1 and len(judge.calls[0].prompts) == 4
     ltuq.score_sync([ANSWER], [SAMPLES])
     assert len(judge.calls) == 1  # every pair's verdict is cached

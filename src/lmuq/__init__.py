@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
     from lmuq.reporting.plots import plot_model_accuracies
     from lmuq.results import UQResult
     from lmuq.scoring import SCORERS, ScorerSpec, ScoringContext, ascore, score
+    from lmuq.statistics.llm_nli import LLMNLI
     from lmuq.statistics.shared import SharedStatistics
     from lmuq.types import Generation, SampleSet, SamplingParams
     from lmuq.uq import (
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
 __version__ = "0.2.0"
 
 __all__ = [
+    "LLMNLI",
     "SCORERS",
     "BlackBoxUQ",
     "FakeBackend",
@@ -114,6 +116,7 @@ _LAZY = {
     "GenerationBackend": "lmuq.backends",
     "HFLLMWrapper": "lmuq.compat.luq",
     "LLMJudge": "lmuq.uq",
+    "LLMNLI": "lmuq.statistics.llm_nli",
     "LLMOutput": "lmuq.compat.luq",
     "LLMPanel": "lmuq.uq",
     "LLMSamples": "lmuq.compat.luq",
