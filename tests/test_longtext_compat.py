@@ -282,3 +282,19 @@ def test_longtextqa_asks_a_question_per_claim_and_scores_the_answers():
         "Nurse",
     ]
     assert not math.isnan(result.columns["exact_match"][0])
+
+
+def test_generate_and_score_draws_answer_and_samples_then_scores():
+    llm = FakeBackend(
+        lambda p, params, j: "A is red. B is big." if params.temperature == 0 else "A is red."
+    )
+    ltuq = LongTextUQ(llm=llm, granularity="sentence", nli_model=RuleNLI())
+    result = ltuq.generate_and_score_sync(["Describe A."], num_responses=2)
+    # the sample "A is red." is the first sentence itself (identical texts: p_e 1) and
+    # RuleNLI finds it neutral to "B is big." (p_e 0.1): (1 + 0.1) / 2
+    assert result.columns["entailment"][0] == pytest.approx(0.55)
+    assert result.columns["prompt"] == ["Describe A."]
+    assert result.columns["sampled_responses"] == [["A is red.", "A is red."]]
+    temps = sorted(c.params.temperature for c in llm.calls)
+    assert temps == [0.0, 1.0] and {c.params.max_new_tokens for c in llm.calls} == {256}
+    assert result.metadata["num_responses"] == 2
