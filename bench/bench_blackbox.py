@@ -49,6 +49,7 @@ from nli_sim import (  # noqa: E402
     make_tiny_nli_folder,
     modelled_seconds,
 )
+from quiet import OtherLoad, wait_for_idle  # noqa: E402
 from workload import make_workload  # noqa: E402
 
 SCENARIOS = {
@@ -88,6 +89,16 @@ def parse_args(argv=None):
         "--no-cost-model", action="store_true", help="skip the fitted pass-cost estimate"
     )
     ap.add_argument("--json", default=None, help="write all measurements to this file")
+    ap.add_argument(
+        "--max-others-cpu",
+        type=float,
+        default=0.05,
+        help="withhold a ratio when other processes used more than this share of the "
+        "machine during any of its measurements (default 0.05)",
+    )
+    ap.add_argument(
+        "--wait-idle", action="store_true", help="wait for an idle machine before each run"
+    )
     args = ap.parse_args(argv)
     quick = {"layers": 6, "hidden": 384, "repeats": 1} if args.quick else {}
     full = {"layers": 24, "hidden": 1024, "repeats": 2}
@@ -410,6 +421,18 @@ class Bench:
 
     # ------------------------------------------------------------------ one scenario
 
+    def measured(self, run, *args):
+        """One measurement, with the other processes' share of the machine while it ran
+        (bench/quiet.py); waits for an idle machine first with --wait-idle."""
+        if self.args.wait_idle:
+            wait_for_idle(self.args.max_others_cpu)
+        with OtherLoad() as load:
+            out = run(*args)
+        out["others_cpu"] = load.share
+        if load.share > self.args.max_others_cpu:
+            print(f"    (others used {100 * load.share:.0f}% of the machine)", flush=True)
+        return out
+
     def scenario(self, key):
         scorers, use_best = SCENARIOS[key]
         wants_nli = bool(NLI_NAMES & set(scorers)) or use_best
@@ -428,18 +451,26 @@ class Bench:
                 # previous lmuq run: the set is deterministic) so drift in machine load does
                 # not favour one side.
                 if rep % 2 == 1:
-                    fl.append(self.run_floor(lm[-1]["pair_list"] if wants_nli else [], wants_emb))
-                    lm.append(self.run_lmuq(scorers, use_best))
+                    fl.append(
+                        self.measured(
+                            self.run_floor, lm[-1]["pair_list"] if wants_nli else [], wants_emb
+                        )
+                    )
+                    lm.append(self.measured(self.run_lmuq, scorers, use_best))
                 else:
-                    lm.append(self.run_lmuq(scorers, use_best))
-                    fl.append(self.run_floor(lm[-1]["pair_list"] if wants_nli else [], wants_emb))
+                    lm.append(self.measured(self.run_lmuq, scorers, use_best))
+                    fl.append(
+                        self.measured(
+                            self.run_floor, lm[-1]["pair_list"] if wants_nli else [], wants_emb
+                        )
+                    )
                 print(
                     f"  rep {rep + 1}: lmuq {lm[-1]['wall']:.2f}s ({lm[-1]['pairs']} pairs, {lm[-1]['passes']} passes)"
                     f" | floor {fl[-1]['wall']:.2f}s ({fl[-1]['pairs']} pairs, {fl[-1]['passes']} passes)",
                     flush=True,
                 )
             if run_uqlm and rep < self.args.uqlm_repeats:
-                uq.append(self.run_uqlm(scorers, use_best))
+                uq.append(self.measured(self.run_uqlm, scorers, use_best))
                 print(
                     f"  rep {rep + 1}: UQLM {uq[-1]['wall']:.2f}s ({uq[-1]['pairs']} pairs, {uq[-1]['passes']} passes)",
                     flush=True,
@@ -462,6 +493,7 @@ class Bench:
             "lmuq": summary([r["wall"] for r in lm]),
             "floor": summary([r["wall"] for r in fl]),
             "uqlm": summary([r["wall"] for r in uq]) if uq else None,
+            "others_cpu_max": max(r["others_cpu"] for r in [*lm, *fl, *uq]),
             "lmuq_cpu": summary([r["cpu"] for r in lm]),
             "floor_cpu": summary([r["cpu"] for r in fl]),
             "uqlm_cpu": summary([r["cpu"] for r in uq]) if uq else None,
@@ -642,6 +674,9 @@ def print_table(rows, args):
             ucell = f"{o['uqlm_pairs']}/{o['uqlm_passes']}/{uq['best']:.2f}s" if uq else "skipped"
         r1 = f"{lm['best'] / fl['best']:.2f}x" if fl["best"] > 0 else "-"
         r2 = f"{uq['best'] / lm['best']:.2f}x" if uq else "-"
+        if o["others_cpu_max"] > args.max_others_cpu:
+            # not a quiet measurement: a ratio would mostly measure the contention
+            r1 = r2 = f"withheld (others {100 * o['others_cpu_max']:.0f}%)"
         label = f"{o['scenario']}: {'+'.join(o['scorers'])}" + (" [best]" if o["use_best"] else "")
         lines.append([label, lcell, fcell, ucell, r1, r2])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
@@ -653,12 +688,20 @@ def print_table(rows, args):
         if o.get("uqlm"):
             parts.append(f"UQLM {fmt_wall(o['uqlm'])}")
         print(f"  {o['scenario']}: " + "; ".join(parts))
-    targets(rows)
+    targets(rows, args)
 
 
-def targets(rows):
+def targets(rows, args):
+    noisy = [o for o in rows if o["others_cpu_max"] > args.max_others_cpu]
+    rows = [o for o in rows if o not in noisy]
     by = {o["scenario"]: o for o in rows}
     print("targets:")
+    for o in noisy:
+        print(
+            f"  {o['scenario']}: withheld: other processes used up to "
+            f"{100 * o['others_cpu_max']:.0f}% of the machine (limit "
+            f"{100 * args.max_others_cpu:.0f}%; run with --wait-idle on a quiet machine)"
+        )
     if "c" in by:
         o = by["c"]
         r = o["lmuq"]["best"] / o["floor"]["best"]

@@ -25,6 +25,13 @@ The report is built from a synthetic results table whose answers and samples are
 Then a copy of the page (``probe.html``, CSP removed so a probe script may run) is driven
 like a user would: clicking the AUROC heading sorts the scorer table, typing in the filter
 and ticking "only wrong answers" hide rows, and the counter says so.
+
+The layout is checked on a demo-shaped report (:func:`demo_like_results`: 60 questions, the
+demo's 18 scorers with their long names, notes and flags) at 800 and 1400 px wide: the
+summary tables fit their boxes without sideways scrolling, the page does not scroll
+sideways, and the plots are shown at their full size (legends not scaled down). With
+``--widths 1400,800`` the script also writes ``report-demo.html`` and a full-page
+``screenshot-<width>.png`` of it per width.
 """
 
 from __future__ import annotations
@@ -83,6 +90,83 @@ def hostile_results(n: int = 40, seed: int = 0) -> pd.DataFrame:
     )
 
 
+#: The demo's scorers (``lmuq demo``), best first on its run, and its length baseline.
+DEMO_SCORERS = (
+    "sequence_probability",
+    "normalized_probability",
+    "min_token_negentropy",
+    "min_probability",
+    "mean_token_negentropy",
+    "probability_margin",
+    "baseline:short_answer",
+    "semantic_entropy",
+    "exact_match",
+    "semantic_negentropy",
+    "semantic_sets_confidence",
+    "cosine_sim",
+    "monte_carlo_probability",
+    "bert_score",
+    "rouge_l",
+    "predictive_entropy_mc_normalized",
+    "predictive_entropy_mc",
+    "predictive_entropy_renormalized",
+)
+
+
+def demo_like_results(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    """A results table shaped like ``lmuq demo``'s: 60 questions, 43% right, 18 scorers.
+
+    White-box scorers are informative, three black-box ones rank the answers identically
+    (exact_match, semantic_negentropy, semantic_sets_confidence), predictive_entropy_mc is a
+    product of tiny probabilities (Platt scaling makes it constant), several are noise.
+    """
+    rng = np.random.default_rng(seed)
+    correct = rng.permutation(np.arange(n) < round(0.433 * n))
+    tokens = rng.integers(1, 30, n) + np.where(correct, 0, 8)
+    cols: dict[str, np.ndarray] = {}
+    for k, name in enumerate(DEMO_SCORERS[:6]):
+        cols[name] = np.clip(0.45 * correct * (1 - k / 12) + 0.55 * rng.random(n), 0, 1)
+    agree = np.clip(np.round(5 * (0.25 * correct + 0.75 * rng.random(n))) / 5, 0, 1)
+    cols["exact_match"] = agree
+    cols["semantic_negentropy"] = agree**2
+    cols["semantic_sets_confidence"] = agree
+    cols["semantic_entropy"] = np.clip(0.3 * correct + 0.7 * rng.random(n), 0, 1)
+    for name in ("cosine_sim", "monte_carlo_probability", "bert_score", "rouge_l"):
+        cols[name] = np.clip(0.1 * correct + 0.9 * rng.random(n), 0, 1)
+    cols["predictive_entropy_mc_normalized"] = rng.random(n)
+    cols["predictive_entropy_mc"] = 1e-12 * rng.random(n)
+    cols["predictive_entropy_renormalized"] = rng.random(n)
+    cols["baseline:short_answer"] = -tokens.astype(float)
+    return pd.DataFrame(
+        {
+            "id": [f"q{i:03d}" for i in range(n)],
+            "question": [f"What is the capital of country #{i}?" for i in range(n)],
+            "gold": [f"City {i}" for i in range(n)],
+            "response": [
+                f"The capital is City {i if c else i + 1}." for i, c in enumerate(correct)
+            ],
+            "correct": correct,
+            "response_tokens": tokens,
+            "sampled_responses": [[f"City {i}", f"Town {i}"] for i in range(n)],
+            **{name: cols[name] for name in DEMO_SCORERS},
+        }
+    )
+
+
+def build_demo_report(out_dir: Path) -> Path:
+    """Write the demo-shaped report to ``out_dir/report-demo.html``."""
+    from lmuq.evaluation.protocol import build_report_data
+    from lmuq.reporting.html import write_report
+
+    data = build_report_data(
+        demo_like_results(),
+        scorers=list(DEMO_SCORERS),
+        run_info={"model": "SmolLM2-135M-Instruct (demo-shaped)", "dataset": "capitals"},
+        n_boot=200,
+    )
+    return write_report(data, out_dir / "report-demo.html", title="lmuq report: layout check")
+
+
 def build_report(out_dir: Path) -> Path:
     """Write the hostile report to ``out_dir/report.html``."""
     from lmuq.evaluation.protocol import build_report_data
@@ -134,14 +218,21 @@ def _chromium(binary: str, args: list[str], profile: Path, timeout: float) -> st
     return proc.stdout
 
 
-def render(binary: str, html_path: Path, png: Path | None = None, timeout: float = 60.0) -> str:
+def render(
+    binary: str,
+    html_path: Path,
+    png: Path | None = None,
+    timeout: float = 60.0,
+    window: tuple[int, int] = (1280, 2000),
+) -> str:
     """Load ``html_path`` in Chromium; return the DOM after its scripts ran.
 
-    With ``png``, the same load also writes a 1280x2000 screenshot there.
+    With ``png``, the same load also writes a screenshot of the ``window`` (width, height)
+    there.
     """
-    args = ["--dump-dom"]
+    args = ["--dump-dom", f"--window-size={window[0]},{window[1]}"]
     if png is not None:
-        args += [f"--screenshot={png.resolve()}", "--window-size=1280,2000", "--hide-scrollbars"]
+        args += [f"--screenshot={png.resolve()}", "--hide-scrollbars"]
     with tempfile.TemporaryDirectory(prefix="lmuq-chromium-") as profile:
         dom = _chromium(binary, [*args, html_path.resolve().as_uri()], Path(profile), timeout)
     if png is not None and (not png.exists() or png.stat().st_size == 0):
@@ -193,6 +284,74 @@ def probe_table_script(binary: str, html_path: Path, timeout: float = 60.0) -> d
     if raw is None:
         raise RuntimeError("the interaction probe did not run")
     return json.loads(raw)
+
+
+# Measures, once the page (and its images) loaded, what a reader at this width would see.
+_LAYOUT_PROBE = """<script>
+window.addEventListener("load", function () {
+  var out = {viewport: document.documentElement.clientWidth,
+             page: document.documentElement.scrollWidth,
+             height: document.documentElement.scrollHeight, tables: {}, images: []};
+  SUMMARY_TABLES.forEach(function (id) {
+    var t = document.getElementById(id);
+    if (t) { out.tables[id] = [t.scrollWidth, t.parentElement.clientWidth]; }
+  });
+  [].forEach.call(document.querySelectorAll("figure img"), function (img) {
+    out.images.push([img.alt, img.naturalWidth, img.clientWidth]);
+  });
+  document.body.setAttribute("data-layout", JSON.stringify(out));
+});
+</script>"""
+#: The tables that must fit the page at every width (the per-question table scrolls in its
+#: own box: it has a column per scorer).
+SUMMARY_TABLES = ("scorer-table", "calibration-table", "threshold-table", "conformal-table")
+LAYOUT_WIDTHS = (800, 1400)
+
+
+def probe_layout(binary: str, html_path: Path, width: int, timeout: float = 60.0) -> dict:
+    """Table, page and image widths of ``html_path`` in a ``width`` px wide window.
+
+    Returns ``viewport`` (px), ``page`` (the document's scroll width), ``height``,
+    ``tables`` (id -> [scroll width, width of its box]) and ``images`` ([alt, natural width,
+    shown width] per plot).
+    """
+    page = html_path.read_text(encoding="utf-8")
+    page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
+    probe = _LAYOUT_PROBE.replace("SUMMARY_TABLES", json.dumps(list(SUMMARY_TABLES)))
+    path = html_path.with_name(f"layout-{width}.html")
+    path.write_text(page.replace("</body>", probe + "</body>"), encoding="utf-8")
+    facts = dom_facts(render(binary, path, timeout=timeout, window=(width, 1200)))
+    raw = facts.body_attrs.get("data-layout")
+    if raw is None:
+        raise RuntimeError("the layout probe did not run")
+    return json.loads(raw)
+
+
+def check_layout(result: dict, width: int) -> list[str]:
+    """Problems in what :func:`probe_layout` measured at ``width``."""
+    problems = []
+    if result["page"] > result["viewport"]:
+        problems.append(
+            f"at {width}px the page scrolls sideways ({result['page']} > {result['viewport']})"
+        )
+    for table in SUMMARY_TABLES:
+        if table not in result["tables"]:
+            problems.append(f"at {width}px: no #{table}")
+            continue
+        inner, box = result["tables"][table]
+        if inner > box:
+            problems.append(f"at {width}px #{table} scrolls sideways ({inner}px in a {box}px box)")
+    for alt, natural, shown in result["images"]:
+        if shown < 0.95 * natural:
+            problems.append(f"at {width}px the plot {alt!r} is shrunk ({shown}px of {natural}px)")
+    return problems
+
+
+def screenshot_full_page(binary: str, html_path: Path, png: Path, width: int) -> Path:
+    """A screenshot of the whole of ``html_path`` at ``width`` px wide."""
+    height = probe_layout(binary, html_path, width)["height"]
+    render(binary, html_path, png, window=(width, height + 40))
+    return png
 
 
 @dataclass
@@ -323,6 +482,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="default: a new temp folder")
     parser.add_argument("--chromium", default=None, help="Chromium binary (default: search)")
+    parser.add_argument(
+        "--widths",
+        default="",
+        help="also screenshot the demo-shaped report full-page at these widths, e.g. 1400,800",
+    )
     args = parser.parse_args(argv)
     binary = args.chromium or find_chromium()
     if binary is None:
@@ -332,14 +496,23 @@ def main(argv: list[str] | None = None) -> int:
         args.out = Path(tempfile.mkdtemp(prefix="lmuq-report-check-"))
     problems = run_check(args.out, binary)
     problems += check_probe(probe_table_script(binary, args.out / "report.html"))
-    for name in ("report.html", "screenshot.png", "dom.html", "probe.html"):
+    names = ["report.html", "screenshot.png", "dom.html", "probe.html"]
+    demo = build_demo_report(args.out)
+    names.append(demo.name)
+    for width in LAYOUT_WIDTHS:
+        problems += check_layout(probe_layout(binary, demo, width), width)
+    for width in (int(w) for w in args.widths.split(",") if w.strip()):
+        names.append(
+            screenshot_full_page(binary, demo, args.out / f"screenshot-{width}.png", width).name
+        )
+    for name in names:
         print(f"wrote {args.out / name}")
     if problems:
         print("FAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
     print(
         "OK: the report renders in Chromium; hostile answers show as text, no injected code "
-        "ran; sorting and filtering work"
+        "ran; sorting and filtering work; the layout fits 800 and 1400 px"
     )
     return 0
 

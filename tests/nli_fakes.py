@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["RuleNLI", "TableNLI", "build_tiny_nli_model", "minilm_model_dir"]
+__all__ = ["RuleNLI", "SubsetNLI", "TableNLI", "build_tiny_nli_model", "minilm_model_dir"]
 
 IDENTICAL = (0.9, 0.05, 0.05)
 NUMBER_CONTRADICTION = (0.05, 0.05, 0.9)
@@ -90,6 +90,40 @@ class RuleNLI:
         if cap_p and cap_h and not (cap_p & cap_h):
             return NAME_CONTRADICTION
         if set(nh.split()) <= set(np_.split()):
+            return ENTAILED
+        return NEUTRAL
+
+    def predict_proba(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
+        _check(premises, hypotheses)
+        self.calls += 1
+        self.pairs_run += len(premises)
+        self.seen.extend(zip(premises, hypotheses, strict=True))
+        rows = [self.rule(p, h) for p, h in zip(premises, hypotheses, strict=True)]
+        return np.array(rows, dtype=np.float64).reshape(len(rows), 3)
+
+
+class SubsetNLI:
+    """An *asymmetric* NLI model: the premise entails the hypothesis when the hypothesis'
+    normalised words are a subset of the premise's (``(0.8, 0.15, 0.05)``), else neutral
+    (``(0.1, 0.8, 0.1)``); it never says contradiction. "Paris, France" entails "Paris"
+    but not the other way round, so strict bidirectional entailment, the lenient rule and
+    UQLM's either-direction rule all cluster differently. Same counters as
+    :class:`RuleNLI`.
+    """
+
+    def __init__(self, name: str = "subset-nli") -> None:
+        self._name = name
+        self.calls = 0
+        self.pairs_run = 0
+        self.seen: list[tuple[str, str]] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @staticmethod
+    def rule(premise: str, hypothesis: str) -> tuple[float, float, float]:
+        if set(normalise(hypothesis).split()) <= set(normalise(premise).split()):
             return ENTAILED
         return NEUTRAL
 

@@ -280,3 +280,13 @@ def test_constructor_validates():
         BlackBoxUQ(sampling_temperature=0)
     with pytest.raises(ValueError, match="equivalence"):
         BlackBoxUQ(equivalence="vibes")
+
+
+def test_a_result_scored_without_prompts_has_a_length_and_a_table():
+    # issue 10 #8: len() of a result scored without prompts raised KeyError: 'prompt'
+    result = BlackBoxUQ(scorers=["exact_match"]).score(
+        responses=["Paris", "Rome", "Oslo"],
+        sampled_responses=[["Paris", "paris"], ["Milan", "Rome"], ["Oslo", "Bergen"]],
+    )
+    assert len(result) == 3
+    assert list(result.to_df()["exact_match"]) == [1.0, 0.5, 0.5]

@@ -12,6 +12,11 @@ from pathlib import Path
 import pytest
 
 from lmuq.app.cli import main
+from lmuq.app.config import DemoConfig
+from lmuq.app.job import EMBEDDING_WHITEBOX, NLI_WHITEBOX, whitebox_scorers_for
+from lmuq.datasets import load_questions
+from lmuq.grading.extraction import extract_answer
+from lmuq.scoring.functional.consistency import normalize_answer
 from lmuq.uq.whitebox import DEFAULT_WHITEBOX_SCORERS
 
 pytestmark = pytest.mark.model
@@ -57,9 +62,41 @@ def test_demo_writes_results_and_prints_the_table(tmp_path, capsys, lmuq_cache):
     with open(out / "summary.csv", newline="", encoding="utf-8") as fh:
         summary = list(csv.DictReader(fh))
     assert {r["scorer"] for r in summary} >= set(DEFAULT_WHITEBOX_SCORERS)
+    # with the embedder loaded for the black-box scorers, CoCoA and SAR run too
+    assert {r["scorer"] for r in summary} >= set(EMBEDDING_WHITEBOX)
+    assert run["config"]["scorers"] == [*DEFAULT_WHITEBOX_SCORERS, *EMBEDDING_WHITEBOX]
+    for name in EMBEDDING_WHITEBOX:
+        assert all(0.0 <= float(r[name]) <= 1.0 for r in rows if r[name] not in ("", "nan"))
+    # the consistency scorers compared the extracted answers: exact match by its definition
+    assert run["scoring_metadata"]["extracted_answers"] is True
+    questions = {q.id: q for q in load_questions("capitals")}
+    for row, rec in zip(rows, nested, strict=True):
+        q = questions[row["id"]]
+        assert row["extracted_answer"] == (extract_answer(row["response"], q) or "")
+        texts = [rec["answer"]["text"], *(s["text"] for s in rec["samples"])]
+        found = [extract_answer(t, q) for t in texts]
+        answer, samples = found[0], found[1:]
+        expected = (
+            0.0
+            if answer is None
+            else sum(
+                s is not None and normalize_answer(s) == normalize_answer(answer) for s in samples
+            )
+            / len(samples)
+        )
+        assert float(row["exact_match"]) == pytest.approx(expected)
     for r in summary:
         if r["auroc"] not in ("", "nan"):
             assert 0.0 <= float(r["auroc"]) <= 1.0
+
+
+def test_default_scorers_follow_the_models_the_job_loads():
+    free = tuple(DEFAULT_WHITEBOX_SCORERS)
+    assert whitebox_scorers_for(DemoConfig()) == (*free, *EMBEDDING_WHITEBOX)
+    assert whitebox_scorers_for(DemoConfig(blackbox=False)) == free
+    with_nli = whitebox_scorers_for(DemoConfig(nli_model="some/nli"))
+    assert with_nli == (*free, *EMBEDDING_WHITEBOX, *NLI_WHITEBOX)
+    assert whitebox_scorers_for(DemoConfig(scorers=("sar",))) == ("sar",)
 
 
 def test_demo_bad_model_path_is_a_clear_error(tmp_path, capsys):

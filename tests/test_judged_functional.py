@@ -209,7 +209,7 @@ def test_judge_prompt_scales_and_reference():
     assert lines[3] == "Proposed answer: A"
     assert "against the reference answer" in ref
     with pytest.raises(ValueError, match="scale"):
-        judge_prompt("Q?", "A", scale="likert")  # type: ignore[arg-type]
+        judge_prompt("Q?", "A", scale="stars")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- judge output
@@ -288,7 +288,7 @@ def test_parse_judge_output_none(text, scale):
 
 def test_parse_judge_output_bad_scale():
     with pytest.raises(ValueError, match="scale"):
-        parse_judge_output("Correct", "likert")  # type: ignore[arg-type]
+        parse_judge_output("Correct", "stars")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- panel
@@ -317,3 +317,41 @@ def test_panel_aggregate_errors():
         panel_aggregate([0.5, "0.7"])  # type: ignore[list-item]
     with pytest.raises(TypeError):
         panel_aggregate([True])  # type: ignore[list-item]
+
+
+# --------------------------------------------------------------- likert, custom templates
+
+
+def test_likert_verdicts_read_as_s_minus_1_over_4():
+    from lmuq.scoring.functional.llm_judge import likert_value
+
+    assert likert_value("Score: 4") == 0.75
+    assert likert_value("Rating: 2/5") == 0.25
+    assert likert_value("5 - completely correct") == 1.0
+    assert likert_value('{"score": 1, "explanation": "wrong city"}') == 0.0
+    assert likert_value("The answer is mostly correct.") == 0.75
+    assert likert_value("partially correct") == 0.5
+    assert likert_value("no idea") is None
+    assert likert_value("mostly correct, or mostly incorrect") is None  # two verdicts
+    assert parse_judge_output("Score: 3", "likert") == 0.5
+    prompt = judge_prompt("Q?", "A", scale="likert", explanations=True, context="Be strict.")
+    assert "1 to 5" in prompt and "Explanation:" in prompt and "Context: Be strict." in prompt
+
+
+def test_keyword_scores_match_whole_words_longest_first():
+    from lmuq.scoring.functional.llm_judge import keyword_score
+
+    table = {0.0: ["incorrect", "not correct"], 0.5: ["unsure"], 1.0: ["correct"]}
+    assert keyword_score("Correct", table) == 1.0
+    assert keyword_score("This is not correct.", table) == 0.0
+    assert keyword_score("Incorrect", table) == 0.0
+    assert keyword_score("I am unsure\nExplanation: it is correct", table) == 0.5
+    assert keyword_score("maybe", table) is None
+
+
+def test_explanations_are_read_after_the_verdict():
+    from lmuq.scoring.functional.llm_judge import parse_explanation
+
+    assert parse_explanation("Score: 4\nExplanation: minor omission.") == "minor omission."
+    assert parse_explanation('{"score": 2, "explanation": "wrong year"}') == "wrong year"
+    assert parse_explanation("Correct") is None

@@ -170,7 +170,7 @@ def test_input_validation():
     with pytest.raises(TypeError, match="GenerationBackend"):
         VerbalizedConfidenceScorer(object())
     with pytest.raises(ValueError, match="scale"):
-        LLMJudge(FakeBackend({}), scale="likert")  # type: ignore[arg-type]
+        LLMJudge(FakeBackend({}), scale="stars")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- LLM judge

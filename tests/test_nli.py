@@ -174,6 +174,66 @@ def test_batching_counts_and_matches_single_batch(tiny_dirs, tiny):
     np.testing.assert_allclose(probs, big, atol=1e-6)
 
 
+# Pairs the MiniLM (uncased WordPiece) tokenizer maps to the same ids: trailing whitespace,
+# case, and a difference past max_length. The last pair differs from all others.
+SAME_INPUT_PAIRS = [
+    ("The answer is 145.", "145"),
+    ("The answer is 145.", "145 \n"),
+    ("THE ANSWER IS 145.", "  145"),
+    ("Paris is the capital.", "It is Paris."),
+    ("paris is the capital.", "It is Paris.  "),
+    ("Rome.", "Madrid."),
+]
+
+
+def test_pairs_the_model_cannot_tell_apart_run_once_and_score_bit_identically(tiny_dirs):
+    # Exact: a pair whose token ids equal another's gets that row's output, and with one pair
+    # per pass (no padding, no batch effects) every output is bit-identical to running all six
+    on = HFNLIModel(tiny_dirs["a"], device="cpu", batch_size=1)
+    off = HFNLIModel(tiny_dirs["a"], device="cpu", batch_size=1, dedupe_inputs=False)
+    premises, hypotheses = (list(x) for x in zip(*SAME_INPUT_PAIRS, strict=True))
+    enc = on.tokenizer(premises, hypotheses)
+    assert len({tuple(ids) for ids in enc["input_ids"]}) == 3  # what the model sees
+    p_on = on.predict_proba(premises, hypotheses)
+    p_off = off.predict_proba(premises, hypotheses)
+    assert np.array_equal(p_on, p_off)  # bit for bit
+    assert (on.pairs_asked, on.pairs_run, on.forward_passes) == (6, 3, 3)
+    assert (off.pairs_asked, off.pairs_run, off.forward_passes) == (6, 6, 6)
+    assert np.array_equal(p_on[0], p_on[1]) and np.array_equal(p_on[0], p_on[2])
+    assert np.array_equal(p_on[3], p_on[4]) and not np.allclose(p_on[0], p_on[5])
+
+
+def test_texts_that_differ_only_past_max_length_are_one_input(tiny_dirs):
+    short = HFNLIModel(tiny_dirs["a"], device="cpu", max_length=16)
+    base = " ".join(["word"] * 40)
+    probs = short.predict_proba([base + " one", base + " two"], ["A claim.", "A claim."])
+    assert short.pairs_run == 1 and np.array_equal(probs[0], probs[1])
+
+
+def test_batches_are_bucketed_by_token_length(tiny_dirs):
+    # ten pairs of lengths spread out, batch size 4: sorted longest first, the passes pad to
+    # their own longest row, and only the last pass is partial
+    model = HFNLIModel(tiny_dirs["a"], device="cpu", batch_size=4)
+    shapes = []
+    model.model.register_forward_pre_hook(
+        lambda _m, _args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)),
+        with_kwargs=True,
+    )
+    premises = [" ".join(["word"] * k) for k in (1, 9, 2, 8, 3, 7, 4, 6, 5, 10)]
+    hypotheses = ["A claim."] * 10
+    probs = model.predict_proba(premises, hypotheses)
+    given = [len(x) for x in model.tokenizer(premises, hypotheses)["input_ids"]]
+    lengths = sorted(given, reverse=True)
+    expected = [(len(b), b[0]) for b in (lengths[0:4], lengths[4:8], lengths[8:10])]
+    assert shapes == expected
+    padded = sum(rows * width for rows, width in shapes)
+    in_given_order = sum(len(given[i : i + 4]) * max(given[i : i + 4]) for i in (0, 4, 8))
+    assert padded < in_given_order
+    one_by_one = HFNLIModel(tiny_dirs["a"], device="cpu", batch_size=1)
+    # padding changes float rounding only (this tiny model's wide init amplifies it)
+    np.testing.assert_allclose(probs, one_by_one.predict_proba(premises, hypotheses), atol=1e-4)
+
+
 def test_long_premise_is_truncated(tiny_dirs):
     short = HFNLIModel(tiny_dirs["a"], device="cpu", max_length=64)
     premise = " ".join(["word"] * 2000)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import math
 
 import matplotlib
@@ -56,3 +57,31 @@ def test_other_plots_render(tmp_path):
     rel = plot_reliability_diagram([0.95, 0.9, 0.15, 0.05], y, n_bins=2)
     xs, ys = rel.axes[0].lines[1].get_data()
     assert list(ys) == [0.0, 1.0] and list(xs) == pytest.approx([0.1, 0.925])
+
+
+def _eighteen(n: int = 40):
+    rng = np.random.default_rng(0)
+    y = (np.arange(n) % 2).astype(int)
+    return {f"s{k:02d}": y * (18 - k) / 18 + rng.random(n) for k in range(18)}, y
+
+
+@pytest.mark.parametrize("plot", [plot_roc_curves, plot_accuracy_rejection])
+def test_no_two_lines_share_colour_and_style(plot):
+    scores, y = _eighteen()
+    ax = plot(scores, y).axes[0]
+    looks = [
+        (matplotlib.colors.to_hex(line.get_color()), line.get_linestyle()) for line in ax.lines
+    ]
+    assert len(ax.lines) == 19  # 18 scorers and the reference line
+    assert len(set(looks)) == len(looks)
+    # neighbours in the legend differ in colour and in style
+    for (c1, s1), (c2, s2) in itertools.pairwise(looks[:-1]):
+        assert c1 != c2 and s1 != s2
+
+
+def test_line_styles_are_unique_for_36_lines():
+    from lmuq.reporting.plots import line_styles
+
+    styles = line_styles(36)
+    assert len(set(styles)) == 36
+    assert all(colour != "tab:gray" for colour, _ in styles)  # grey is the reference lines'

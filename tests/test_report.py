@@ -8,6 +8,7 @@ import io
 import json
 import math
 import re
+import sys
 from html.parser import HTMLParser
 
 import matplotlib
@@ -115,6 +116,8 @@ class _Cells(HTMLParser):
         self.responses: list[str] = []
         self.scripts: list[str] = []
         self.meta_csp = ""
+        self.warned: set[tuple[str, str, str]] = set()  # cells with a small-n marker
+        self._in_warn = False
         self._table = ""
         self._scorer = ""
         self._key: tuple | None = None
@@ -136,6 +139,10 @@ class _Cells(HTMLParser):
             )
         elif tag == "td" and "response" in (a.get("class") or "").split():
             self._kind, self._buf = "response", []
+        elif tag == "span" and "small-n" in (a.get("class") or "").split():
+            self._in_warn = True  # the marker is not part of the number
+            if self._kind == "cell":
+                self.warned.add(self._key)
         elif tag == "h2":
             self._kind, self._buf = "h2", []
         elif tag == "script":
@@ -146,6 +153,9 @@ class _Cells(HTMLParser):
             self.meta_csp = a.get("content") or ""
 
     def handle_endtag(self, tag):
+        if tag == "span" and self._in_warn:
+            self._in_warn = False
+            return
         text = "".join(self._buf).strip()
         if tag == "td" and self._kind == "cell":
             self.cells[self._key] = text
@@ -161,7 +171,7 @@ class _Cells(HTMLParser):
             self._kind = ""
 
     def handle_data(self, d):
-        if self._kind:
+        if self._kind and not self._in_warn:
             self._buf.append(d)
 
 
@@ -212,6 +222,18 @@ def test_inline_script_is_allowed_by_its_hash_and_builds_no_html(html):
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script
     assert "http://" not in html and "https://" not in html  # nothing fetched
+
+
+def test_csp_stays_strict_and_styles_come_from_the_one_style_element(html):
+    cells = parse(html)
+    (script,) = cells.scripts
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert cells.meta_csp == (
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    )
+    assert html.count("<style") == 1 and not re.search(r"<[^>]+\sstyle=", html)
+    assert "@import" not in html and "url(" not in html  # nothing fetched by CSS either
 
 
 def test_secrets_never_reach_the_report(data, html):
@@ -576,3 +598,313 @@ def test_report_from_run_dir_without_summary_uses_the_config(results, tmp_path):
 def test_report_from_run_dir_needs_results(tmp_path):
     with pytest.raises(FileNotFoundError, match="results"):
         report_from_run_dir(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------
+# read by a person: what could mislead is flagged (issue 12)
+# ---------------------------------------------------------------------------------------
+
+
+def _row_of(data, name):
+    return next(s for s in data.scorers if s.name == name)
+
+
+def test_degenerate_thresholds_are_flagged_and_not_offered_as_a_recommendation():
+    # 48 correct, 12 wrong; "flat" is 0.2 or 0.4 regardless of correctness, so F1 is best
+    # when every answer is accepted (recall 1, precision 0.8) and the tuner returns the grid's
+    # lowest value, 0.0: that keeps the whole calibration split. "sharp" separates the classes
+    # perfectly (correct 0.7..0.9, wrong 0.1..0.3): its threshold keeps the correct ones only.
+    n = 60
+    correct = np.array([True] * 48 + [False] * 12)
+    flat = np.where(np.arange(n) % 2 == 0, 0.2, 0.4)
+    i = np.arange(n)
+    sharp = np.where(correct, 0.7 + 0.2 * (i % 5) / 4, 0.1 + 0.2 * (i % 3) / 2)
+    df = pd.DataFrame({"correct": correct, "flat": flat, "sharp": sharp})
+    data = build_report_data(df, scorers=["flat", "sharp"], n_boot=20)
+    t_flat, t_sharp = _row_of(data, "flat").threshold, _row_of(data, "sharp").threshold
+    assert t_flat.threshold == 0.0 and t_flat.fraction_kept == 1.0
+    assert t_flat.degenerate == "accepts everything"
+    assert 0.3 < t_sharp.threshold <= 0.7 and t_sharp.degenerate == ""
+    cells = parse(render_report(data, plots=False))
+    assert (
+        "degenerate: accepts everything — not a recommendation"
+        in cells.cells[("threshold-table", "flat", "note")]
+    )
+    assert "degenerate" not in cells.cells[("threshold-table", "sharp", "note")]
+
+
+def test_an_anti_informative_raw_scorer_gets_a_degenerate_threshold():
+    # a non-probability scorer (negative values) that is anti-informative: the higher its
+    # score, the more likely wrong. The grid runs over the calibration range only, so the
+    # best F1 is at its lowest value, which keeps every calibration answer.
+    n = 40
+    correct = np.array([True, False] * (n // 2))
+    anti = np.where(correct, -10.0, -1.0) - 0.1 * np.arange(n) / n
+    df = pd.DataFrame({"correct": correct, "anti": anti})
+    t = build_report_data(df, scorers=["anti"], n_boot=20).scorers[0].threshold
+    assert t.degenerate == "accepts everything"
+
+
+@pytest.mark.parametrize(
+    ("scores", "threshold", "expected"),
+    [
+        ([0.2, 0.5, 0.9], 0.0, "accepts everything"),
+        ([0.2, 0.5, 0.9], 0.2, "accepts everything"),  # at the lowest score: keeps all
+        ([0.2, 0.5, 0.9], 0.95, "accepts nothing"),
+        ([0.5, 1.0, 1.0], 1.0, "threshold at the top of the score range"),
+        ([0.2, 0.5, 0.9], 0.5, ""),
+    ],
+)
+def test_degenerate_threshold_by_hand(scores, threshold, expected):
+    from lmuq.evaluation.protocol import degenerate_threshold
+
+    assert degenerate_threshold(np.array(scores), threshold, (0.0, 1.0)) == expected
+
+
+def _useless_and_good(n: int = 60, seed: int = 4) -> pd.DataFrame:
+    """ "flat" is one value for every answer, "tiny" varies by 1e-9 only (as a product of
+    many token probabilities does): Platt scaling turns both into the base rate, whose ECE on
+    a stratified test split is about 0. "good" is informative; "anti" points the wrong way."""
+    rng = np.random.default_rng(seed)
+    correct = np.arange(n) % 2 == 0
+    good = np.clip(0.35 * correct + 0.65 * rng.random(n), 0, 1)
+    return pd.DataFrame(
+        {
+            "correct": correct,
+            "flat": np.full(n, 0.3),
+            "tiny": 1e-9 * rng.random(n),
+            "good": good,
+            "anti": 1 - good,
+        }
+    )
+
+
+def test_platt_scaling_to_a_constant_is_flagged_and_never_best_calibrated():
+    data = build_report_data(
+        _useless_and_good(), scorers=["flat", "tiny", "good", "anti"], n_boot=20
+    )
+    flat, tiny, good = (_row_of(data, n).calibration for n in ("flat", "tiny", "good"))
+    assert flat.platt_constant and tiny.platt_constant and not good.platt_constant
+    # the trap: a constant base-rate forecast has (near) zero ECE, lower than a useful scorer's
+    assert flat.ece_platt < 0.02 and tiny.ece_platt < 0.02 and good.ece_platt > flat.ece_platt
+    assert "constant" in flat.note and "constant" in tiny.note
+    assert "negative" in _row_of(data, "anti").calibration.note
+    assert data.best_calibrated is not None
+    assert data.best_calibrated.name not in ("flat", "tiny")
+    page = render_report(data, plots=False)
+    cells = parse(page)
+    for name in ("flat", "tiny"):
+        assert cells.cells[("calibration-table", name, "ece_platt")] == "not meaningful"
+    assert cells.cells[("calibration-table", "good", "ece_platt")] == fmt(good.ece_platt)
+    line = re.search(r'<p[^>]*id="best-calibrated"[^>]*>(.*?)</p>', page, re.S)
+    assert line and data.best_calibrated.name in line.group(1)
+    assert "flat" not in line.group(1).split("Not counted")[0]
+
+
+def test_no_best_calibrated_scorer_when_every_calibration_is_constant():
+    data = build_report_data(_useless_and_good(), scorers=["flat", "tiny"], n_boot=20)
+    assert data.best_calibrated is None
+    page = render_report(data, plots=False)
+    line = re.search(r'<p[^>]*id="best-calibrated"[^>]*>(.*?)</p>', page, re.S)
+    assert line and "no scorer" in line.group(1)
+
+
+def _small_n_banner(page: str) -> str:
+    m = re.search(r'<div[^>]*id="small-n-warning"[^>]*>(.*?)</div>', page, re.S)
+    return re.sub(r"\s+", " ", m.group(1)) if m else ""
+
+
+def test_four_answers_warn_in_the_header_and_beside_each_number():
+    # 2 right, 2 wrong, ranked perfectly: AUROC 1.000 [1.000, 1.000] looks certain but is not
+    df = pd.DataFrame({"correct": [1, 1, 0, 0], "good": [0.9, 0.8, 0.2, 0.1]})
+    data = build_report_data(df, scorers=["good"], n_boot=50)
+    good = data.scorers[0]
+    assert good.small_n == "only 4 answers (2 correct, 2 wrong)"
+    assert good.small_split != ""
+    assert any("4 answers" in w for w in data.small_sample)
+    assert data.small_n == good.small_n
+    page = render_report(data, plots=False)
+    banner = _small_n_banner(page)
+    assert "only 4 answers (2 correct, 2 wrong)" in banner and "fewer than 30" in banner
+    cells = parse(page)
+    assert cells.cells[("scorer-table", "good", "auroc")] == "1.000 [1.000, 1.000]"
+    for metric in ("auroc", "prr", "auarc", "ece", "brier"):
+        assert ("scorer-table", "good", metric) in cells.warned
+    assert 'id="accuracy-value"' in page
+    assert re.search(r'id="accuracy-value">[^<]*<span class="small-n"', page)
+
+
+def test_few_of_one_class_is_small_too_and_enough_answers_are_not():
+    rng = np.random.default_rng(0)
+    y = np.array([1] * 8 + [0] * 192)  # 200 answers, only 8 correct
+    df = pd.DataFrame({"correct": y, "s": np.clip(0.3 * y + 0.7 * rng.random(200), 0, 1)})
+    data = build_report_data(df, scorers=["s"], n_boot=20)
+    assert data.scorers[0].small_n == "only 8 correct answers (of 200)"
+    balanced = df.assign(correct=np.arange(200) % 2)
+    data = build_report_data(balanced, scorers=["s"], n_boot=20)
+    assert data.scorers[0].small_n == "" and data.scorers[0].small_split == ""
+    assert data.small_sample == []
+    page = render_report(data, plots=False)
+    assert _small_n_banner(page) == "" and 'class="small-n"' not in page
+
+
+def test_small_splits_mark_only_the_held_out_numbers(data, html):
+    # 48 answers: enough for the whole-table metrics, but each split has only 24
+    cells = parse(html)
+    good = _row_of(data, "good")
+    assert good.small_n == "" and "24" in good.small_split
+    assert ("scorer-table", "good", "auroc") not in cells.warned
+    for key in (
+        ("calibration-table", "good", "ece_platt"),
+        ("threshold-table", "good", "f1"),
+        ("conformal-table", "good", "coverage"),
+    ):
+        assert key in cells.warned
+    assert "Held-out numbers" in _small_n_banner(html)
+    assert data.small_n == ""
+
+
+def _rank_table(n: int = 60, seed: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    correct = np.arange(n) % 2 == 0
+    x = np.clip(0.3 * correct + 0.7 * rng.random(n), 0.01, 1.0)
+    order = np.argsort(x)
+    swapped = x.copy()  # two neighbours in rank swapped: rho = 1 - 12 / (n (n^2 - 1))
+    swapped[order[[20, 21]]] = swapped[order[[21, 20]]]
+    reversed_top = x.copy()  # the top 10 ranks reversed: rho = 1 - 6 * 330 / (n (n^2 - 1))
+    reversed_top[order[-10:]] = x[order[-10:]][::-1]
+    cube = x**3
+    cube[[3, 9]] = np.nan  # NaN rows are left out pairwise
+    return pd.DataFrame(
+        {
+            "correct": correct,
+            "x": x,
+            "cube": cube,  # a monotone transform: the same ranking
+            "log": np.log(x),
+            "swapped": swapped,
+            "reversed_top": reversed_top,
+            "anti": -x,  # the opposite ranking is not the same evidence for AUROC
+            "other": rng.random(n),
+        }
+    )
+
+
+def test_spearman_by_hand_sits_either_side_of_the_cut():
+    n = 60
+    assert 1 - 12 / (n * (n**2 - 1)) >= 0.999 > 1 - 6 * 330 / (n * (n**2 - 1))
+
+
+def test_scorers_that_rank_identically_are_one_group():
+    df = _rank_table()
+    names = ["x", "cube", "log", "swapped", "reversed_top", "anti", "other"]
+    data = build_report_data(df, scorers=names, n_boot=20)
+    (group,) = data.rank_groups
+    order = [s.name for s in data.scorers]  # groups list members best AUROC first
+    assert group == tuple(sorted(["x", "cube", "log", "swapped"], key=order.index))
+    page = render_report(data, plots=False)
+    note = re.search(r'<li[^>]*data-rank-group="1"[^>]*>(.*?)</li>', page, re.S)
+    assert note
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", note.group(1)))
+    assert "these 4 scorers rank the answers identically here: one piece of evidence, not 4" in (
+        text
+    )
+    for name in group:  # the rows stay, annotated
+        assert re.search(rf'<tr data-scorer="{name}" data-rank-group="1"', page)
+    assert re.search(r'<tr data-scorer="other">', page)
+
+
+def test_no_rank_groups_without_identical_rankings(data):
+    assert data.rank_groups == []
+
+
+def _many_scorers(n: int = 80, seed: int = 6) -> tuple[pd.DataFrame, list[str]]:
+    """17 scorers of decreasing signal, one a copy (squared) of the best, and a baseline."""
+    rng = np.random.default_rng(seed)
+    correct = np.arange(n) % 2 == 0
+    cols = {
+        f"s{k:02d}": np.clip(correct * (1 - k / 17) * 0.6 + rng.random(n) * 0.5, 0, 1)
+        for k in range(16)
+    }
+    cols["s00_squared"] = cols["s00"] ** 2
+    cols["baseline:short_answer"] = -rng.integers(1, 30, n).astype(float) + 5 * correct
+    return pd.DataFrame({"correct": correct, **cols}), list(cols)
+
+
+def test_curves_show_the_five_best_and_the_baseline_in_distinct_looks(monkeypatch):
+    import lmuq.reporting.plots as plots
+    from lmuq.reporting.html import plotted_scorers, report_figures
+
+    df, names = _many_scorers()
+    data = build_report_data(df, scorers=names, n_boot=20)
+    assert len(data.scorers) == 18 and ("s00", "s00_squared") in data.rank_groups
+    order = [s.name for s in data.scorers]
+    # the five best by AUROC, skipping the baseline and the copy of a scorer already shown
+    top = [s for s in order if not s.startswith("baseline:") and s != "s00_squared"][:5]
+    assert plotted_scorers(data) == [*top, "baseline:short_answer"]
+
+    drawn = {}
+
+    def spy(fn):
+        def wrapper(*args, **kwargs):
+            drawn[fn.__name__] = fig = fn(*args, **kwargs)
+            return fig
+
+        return wrapper
+
+    for fn in (plots.plot_roc_curves, plots.plot_accuracy_rejection):
+        monkeypatch.setattr(plots, fn.__name__, spy(fn))
+    figures, _ = report_figures(data)
+    for name in ("plot_roc_curves", "plot_accuracy_rejection"):
+        lines = drawn[name].axes[0].lines
+        labels = [line.get_label() for line in lines]
+        assert len(lines) == 7, labels  # 6 scorers and the reference line
+        assert any(label.startswith("s00 (+1 ranking identically") for label in labels)
+        assert any(label.startswith("baseline:short_answer") for label in labels)
+        looks = {(matplotlib.colors.to_hex(x.get_color()), x.get_linestyle()) for x in lines}
+        assert len(looks) == 7
+    roc = next(f for f in figures if f.title == "ROC curves")
+    assert "6 of 18 scorers" in roc.caption and "the Scorers table has all 18" in roc.caption
+    assert not roc.wide
+
+
+def test_render_without_the_report_extra_names_it(data, monkeypatch):
+    # jinja2 and markupsafe both absent, as after `pip install lmuq` alone: the error names
+    # the extra to install, not a ModuleNotFoundError for markupsafe
+    from lmuq.extras import MissingExtraError
+    from lmuq.reporting import html as html_module
+
+    html_module._environment.cache_clear()  # a fresh process has built no environment yet
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    monkeypatch.setitem(sys.modules, "markupsafe", None)
+    with pytest.raises(MissingExtraError, match=r"lmuq\[report\]"):
+        render_report(data)
+    html_module._environment.cache_clear()
+
+
+def test_the_best_scorer_is_tested_against_each_other_one_on_the_same_resamples(data, html):
+    from lmuq.evaluation import paired_bootstrap
+
+    ranked = [s.name for s in data.scorers if math.isfinite(s.summary.auroc.estimate)]
+    best = ranked[0]
+    assert [(d.a, d.b) for d in data.paired] == [(best, other) for other in ranked[1:]]
+    cells = parse(html)
+    assert f"Is {best} really the best?" in cells.headings
+    for d in data.paired:
+        direct = paired_bootstrap(
+            data.scores[best], data.scores[d.b], data.correct, n_boot=N_BOOT, seed=3
+        )
+        assert (d.estimate, d.low, d.high, d.p_value) == (
+            direct.estimate,
+            direct.low,
+            direct.high,
+            direct.p_value,
+        )
+        auroc_a = next(s for s in data.scorers if s.name == best).summary.auroc.estimate
+        auroc_b = next(s for s in data.scorers if s.name == d.b).summary.auroc.estimate
+        if d.b != "noisy":  # noisy has NaNs: its difference is on the answers both scored
+            assert d.estimate == pytest.approx(auroc_a - auroc_b, abs=1e-12)
+        assert cells.cells[("paired-table", d.b, "difference")] == fmt_iv(d)
+        p_text = cells.cells[("paired-table", d.b, "p")]
+        assert p_text == (f"< {d.p_floor:.2g}" if d.p_value <= d.p_floor else f"{d.p_value:.3f}")
+        verdict = cells.cells[("paired-table", d.b, "verdict")]
+        assert verdict == (f"{best} is better" if d.low > 0 else "no clear difference")

@@ -11,12 +11,16 @@ import pytest
 
 from browser_check_report import (
     INSTALL_HINT,
+    LAYOUT_WIDTHS,
     SCRIPT_PAYLOAD,
+    build_demo_report,
     check_dom,
+    check_layout,
     check_probe,
     dom_facts,
     find_chromium,
     hostile_results,
+    probe_layout,
     probe_table_script,
     run_check,
 )
@@ -42,6 +46,29 @@ def test_report_renders_in_chromium_and_script_answers_show_as_text(chromium, tm
     assert facts.body_attrs.get("data-report-script") == "ran"
     # the inline table script sorts and filters (a user's clicks, driven by a probe)
     assert check_probe(probe_table_script(chromium, tmp_path / "report.html")) == []
+
+
+@pytest.mark.parametrize("width", LAYOUT_WIDTHS)
+def test_demo_shaped_report_reads_without_sideways_scrolling(chromium, tmp_path, width):
+    """18 scorers with long names, intervals and notes: the summary tables fit the page and
+    the plots keep their size (their legends stay legible) at 800 and at 1400 px."""
+    layout = probe_layout(chromium, build_demo_report(tmp_path), width)
+    assert layout["viewport"] <= width and len(layout["images"]) == 4
+    assert check_layout(layout, width) == []
+
+
+def test_the_layout_check_catches_a_table_wider_than_its_box():
+    layout = {
+        "viewport": 785,
+        "page": 785,
+        "tables": {t: [700, 721] for t in ("scorer-table", "calibration-table")},
+        "images": [["ROC curves", 600, 600], ["Accuracy", 700, 600]],
+    }
+    layout["tables"]["threshold-table"] = [826, 721]
+    problems = check_layout(layout, 800)
+    assert any("#threshold-table scrolls sideways" in p for p in problems)
+    assert any("#conformal-table" in p for p in problems)  # missing
+    assert any("'Accuracy' is shrunk" in p for p in problems)
 
 
 def test_the_dom_check_catches_an_unescaped_answer():

@@ -62,7 +62,12 @@ def test_summary_matches_direct_metrics_and_drops_nan_scores():
     assert by["gappy"].auroc.estimate == pytest.approx(auroc(with_nan[5:], y[5:]))
     assert by["good"].auroc.low <= by["good"].auroc.estimate <= by["good"].auroc.high
     table = format_summary(rows)
-    assert table.splitlines()[0].startswith("scorer") and "good" in table and "gappy" in table
+    lines = table.splitlines()
+    assert lines[0].split()[:2] == ["scorer", "AUROC"] and len(lines) == 3
+    iv = by["good"].auroc
+    good_line = next(line for line in lines if line.startswith("good "))
+    assert f"{iv.estimate:.3f} [{iv.low:.3f}, {iv.high:.3f}]" in good_line
+    assert good_line.split()[-1] == "80" and "gappy" in table
 
 
 def test_summary_single_class_is_reported_not_crashed():

@@ -3,10 +3,10 @@
 lmuq's own API: draw answers and samples (:func:`draw`), score them with any registered
 scorer (:func:`score`, :class:`UQScorer`, :class:`WhiteBoxUQ`, the judges), evaluate the
 scores (:mod:`lmuq.evaluation`), long answers claim by claim (:class:`LongFormUQ`). The
-peers' front doors (UQLM's ``BlackBoxUQ``, ``LongTextUQ``, ``LongTextGraph``,
-``LongTextQA``, LUQ's
-wrapper and estimators) are importable from here too, so a ported notebook changes only its
-imports.
+peers' front doors (UQLM's ``BlackBoxUQ``, ``WhiteBoxUQ``, ``UQEnsemble``,
+``SemanticEntropy``, ``SemanticDensity``, ``LLMPanel``, ``CodeGenUQ``, ``LongTextUQ``,
+``LongTextGraph``, ``LongTextQA``; LUQ's wrapper and estimators) are importable from here
+too, so a ported notebook changes only its imports.
 
 Every name loads on first use (PEP 562), so ``import lmuq`` costs milliseconds and
 ``lmuq --help`` answers at once; torch and transformers load only for a local model.
@@ -30,9 +30,13 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
         generate_n_samples_and_answer,
     )
     from lmuq.compat.uqlm import BlackBoxUQ
+    from lmuq.compat.uqlm_codegen import CodeGenUQ
     from lmuq.compat.uqlm_longform import LongTextGraph, LongTextQA, LongTextUQ
+    from lmuq.compat.uqlm_panel import LLMPanel
+    from lmuq.compat.uqlm_semantic import SemanticDensity, SemanticEntropy
     from lmuq.datasets import Question, load_questions
     from lmuq.datasets.examples import load_example_dataset
+    from lmuq.evaluation.ensemble import UQEnsemble
     from lmuq.evaluation.tuning import Tuner
     from lmuq.generation import adraw, draw, generate_sample_sets
     from lmuq.grading.math import math_postprocessor
@@ -44,7 +48,6 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
     from lmuq.types import Generation, SampleSet, SamplingParams
     from lmuq.uq import (
         LLMJudge,
-        LLMPanel,
         PTrueScorer,
         UQScorer,
         VerbalizedConfidenceScorer,
@@ -59,6 +62,7 @@ __all__ = [
     "LLMNLI",
     "SCORERS",
     "BlackBoxUQ",
+    "CodeGenUQ",
     "FakeBackend",
     "Generation",
     "GenerationBackend",
@@ -83,11 +87,14 @@ __all__ = [
     "SamplingParams",
     "ScorerSpec",
     "ScoringContext",
+    "SemanticDensity",
+    "SemanticEntropy",
     "SeqProbMode",
     "SharedStatistics",
     "TopKGapEstimator",
     "TransformersBackend",
     "Tuner",
+    "UQEnsemble",
     "UQResult",
     "UQScorer",
     "VerbalizedConfidenceScorer",
@@ -111,6 +118,7 @@ __all__ = [
 
 _LAZY = {
     "BlackBoxUQ": "lmuq.compat.uqlm",
+    "CodeGenUQ": "lmuq.compat.uqlm_codegen",
     "FakeBackend": "lmuq.backends",
     "Generation": "lmuq.types",
     "GenerationBackend": "lmuq.backends",
@@ -118,7 +126,7 @@ _LAZY = {
     "LLMJudge": "lmuq.uq",
     "LLMNLI": "lmuq.statistics.llm_nli",
     "LLMOutput": "lmuq.compat.luq",
-    "LLMPanel": "lmuq.uq",
+    "LLMPanel": "lmuq.compat.uqlm_panel",
     "LLMSamples": "lmuq.compat.luq",
     "LangChainBackend": "lmuq.backends.langchain",
     "LlamaCppBackend": "lmuq.backends.llama_cpp",
@@ -137,11 +145,14 @@ _LAZY = {
     "SamplingParams": "lmuq.types",
     "ScorerSpec": "lmuq.scoring",
     "ScoringContext": "lmuq.scoring",
+    "SemanticDensity": "lmuq.compat.uqlm_semantic",
+    "SemanticEntropy": "lmuq.compat.uqlm_semantic",
     "SeqProbMode": "lmuq.compat.luq",
     "SharedStatistics": "lmuq.statistics.shared",
     "TopKGapEstimator": "lmuq.compat.luq",
     "TransformersBackend": "lmuq.backends.transformers",
     "Tuner": "lmuq.evaluation.tuning",
+    "UQEnsemble": "lmuq.evaluation.ensemble",
     "UQResult": "lmuq.results",
     "UQScorer": "lmuq.uq",
     "VerbalizedConfidenceScorer": "lmuq.uq",

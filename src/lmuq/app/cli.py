@@ -136,7 +136,9 @@ def _job_options(f: Callable) -> Callable:
             default=None,
             metavar="NAME[,NAME...]",
             help="white-box scorers, comma-separated (`lmuq scorers --family white-box` "
-            "lists them)  [default: the white-box scorers that need no model]",
+            "lists them)  [default: those that need no model; with the black-box scorers also "
+            "CoCoA, TokenSAR, SentenceSAR and consistency_and_confidence (embeddings), and with "
+            "--nli-model semantic_density]",
         ),
         click.option(
             "--nli-model",
@@ -146,6 +148,14 @@ def _job_options(f: Callable) -> Callable:
             "[default: none: the NLI-free scorers, clustering by normalized match]",
         ),
         click.option("--no-blackbox", is_flag=True, help="white-box scorers only"),
+        click.option(
+            "--extract-answers/--no-extract-answers",
+            default=True,
+            show_default=True,
+            help="scorers that compare responses compare the answer extracted from each "
+            '("The capital of X is Y." -> "Y"; a response without one agrees with '
+            "nothing), not the whole sentences",
+        ),
         click.option(
             "--store",
             default=None,
@@ -197,7 +207,7 @@ def _model_options(f: Callable) -> Callable:
 @_model_options
 def demo_command(**options: Any) -> int:
     """Run the end-to-end demo: the embedded SmolLM2-135M-Instruct asks built-in questions
-    (no network), every white-box scorer and the black-box scorers that need no NLI model
+    (no network), the white-box scorers and the black-box scorers that need no NLI model
     score the answers, and the report says how well each separates right from wrong."""
     return _run_job(options)
 
@@ -233,6 +243,7 @@ def _run_job(o: dict[str, Any]) -> int:
         if o["scorers"] is None
         else tuple(n.strip() for n in o["scorers"].split(",") if n.strip()),
         blackbox=not o["no_blackbox"],
+        extract_answers=o["extract_answers"],
         nli_model=o["nli_model"],
         store=o["store"],
         run_name=o["run_name"],

@@ -32,6 +32,8 @@ class DemoConfig:
     scorers: tuple[str, ...] | None = None  # None: the model-free white-box scorers
     blackbox: bool = True
     nli_model: str | None = None  # None: black-box scorers that need no NLI model
+    # the consistency scorers compare the answers extracted from the responses
+    extract_answers: bool = True
     store: str | None = None  # SQLite run store: generations are saved as they arrive
     run_name: str | None = None  # None: derived from the generation settings
     progress: bool = True

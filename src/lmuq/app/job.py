@@ -26,6 +26,7 @@ from lmuq.evaluation.protocol import ReportData, build_report_data
 from lmuq.evaluation.summary import ScorerSummary, format_summary
 from lmuq.generation import draw
 from lmuq.grading import grade_question
+from lmuq.grading.extraction import extract_answer, extracted_sample_sets
 from lmuq.scoring.blackbox import CLUSTER_ONLY
 from lmuq.secrets import redact_settings, url_without_userinfo
 from lmuq.storage.files import atomic_write, write_jsonl, write_table
@@ -33,13 +34,16 @@ from lmuq.types import SamplingParams
 from lmuq.uq.scorer import UQScorer
 
 __all__ = [
+    "EMBEDDING_WHITEBOX",
     "LENGTH_BASELINE",
+    "NLI_WHITEBOX",
     "ConfigError",
     "DemoConfig",
     "DemoResult",
     "JobInterrupted",
     "blackbox_scorers_for",
     "run_demo",
+    "whitebox_scorers_for",
 ]
 
 PROMPT_TEMPLATE = "{question} Answer with just the name."
@@ -107,8 +111,88 @@ NLI_BLACKBOX = (
 )
 
 
+#: White-box scorers that also compare texts (CoCoA, Vashurin et al. 2025; TokenSAR and
+#: SentenceSAR, Duan et al. 2024; UQLM's consistency_and_confidence) by embedding similarity:
+#: the job runs them by default whenever it loads the embedder for the black-box scorers.
+#: Not ``sar``: it embeds every sample once per token (about 6,200 extra texts on the
+#: default demo, minutes on 2 cores) for an AUROC of 0.58 there; ask for it with --scorers.
+EMBEDDING_WHITEBOX = (
+    "consistency_and_confidence",
+    "cocoa_msp",
+    "cocoa_ppl",
+    "cocoa_entropy",
+    "token_sar",
+    "sentence_sar",
+)
+#: White-box scorers that read an NLI model: by default whenever --nli-model is given.
+NLI_WHITEBOX = ("semantic_density",)
+
+
 def blackbox_scorers_for(nli_model: str | None) -> tuple[str, ...]:
     return NLI_BLACKBOX if nli_model else NLI_FREE_BLACKBOX
+
+
+#: White-box scorers whose text comparisons read the response's text alone (not its tokens):
+#: with answer extraction they compare the extracted answers. TokenSAR and SAR remove the
+#: response's tokens one by one, so they stay on the whole text.
+_ANSWER_COMPARING_WHITEBOX = frozenset(
+    {
+        "consistency_and_confidence",
+        "cocoa_msp",
+        "cocoa_ppl",
+        "cocoa_entropy",
+        "sentence_sar",
+        "semantic_density",
+    }
+)
+
+
+def _compares_answers(name: str) -> bool:
+    """Whether ``name`` compares responses' texts (so it should see the extracted answers)."""
+    from lmuq.scoring.registry import get_scorer
+
+    return get_scorer(name).family == "black-box" or name in _ANSWER_COMPARING_WHITEBOX
+
+
+def _joined(parts: list[Any], sets: list, *, extracted: bool) -> Any:
+    """One result from the passes over the whole texts and over the extracted answers: the
+    response columns are the whole texts; scores, raw columns and errors are the union."""
+    from lmuq.results import UQResult
+
+    columns: dict[str, list[Any]] = {
+        "prompt": [ss.prompt for ss in sets],
+        "response": [ss.answer.text for ss in sets],
+        "sampled_responses": [ss.sample_texts for ss in sets],
+    }
+    scorers: list[str] = []
+    raw: dict[str, tuple[str, ...]] = {}
+    metadata: dict[str, Any] = {}
+    errors: list[dict[str, str]] = [{} for _ in sets]
+    details: dict[str, list[Any]] = {}
+    for part in parts:
+        scorers += part.scorers
+        raw.update(part.raw_columns)
+        metadata.update(part.metadata)
+        details.update(part.details)
+        for name, values in part.columns.items():
+            if name not in ("prompt", "response", "sampled_responses", "score_errors"):
+                columns[name] = values
+        for row, errs in zip(errors, part.columns["score_errors"], strict=True):
+            row.update(errs)
+    columns["score_errors"] = errors
+    metadata["extracted_answers"] = extracted
+    return UQResult(columns, scorers, list(sets), metadata, raw, details)
+
+
+def whitebox_scorers_for(cfg: DemoConfig) -> tuple[str, ...]:
+    """``--scorers`` as given; by default the model-free white-box scorers, plus those that
+    compare texts when the black-box scorers load the embedder (and the NLI model)."""
+    if cfg.scorers is not None:
+        return tuple(cfg.scorers)
+    extra = EMBEDDING_WHITEBOX if cfg.blackbox else ()
+    if cfg.blackbox and cfg.nli_model:
+        extra = (*extra, *NLI_WHITEBOX)
+    return (*cfg.whitebox_scorers(), *extra)
 
 
 def _equivalence(cfg: DemoConfig) -> str:
@@ -227,7 +311,7 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     timings["generate_s"] = time.perf_counter() - t0
 
     equivalence = _equivalence(cfg)
-    white = list(cfg.whitebox_scorers())
+    white = list(whitebox_scorers_for(cfg))
     black = list(blackbox_scorers_for(cfg.nli_model)) if cfg.blackbox else []
     if black:
         echo(
@@ -237,13 +321,24 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
         )
     t0 = time.perf_counter()
     # The judged answer stays the greedy one (use_best=False), for every family alike.
-    scorer = UQScorer(
-        [*white, *(b for b in black if b not in white)],
-        nli_model_name=cfg.nli_model,
-        equivalence=equivalence,
-        use_best=False,
-    )
-    result = scorer.score(sets, progress=cfg.progress)
+    names = [*white, *(b for b in black if b not in white)]
+    on_answers = [n for n in names if cfg.extract_answers and _compares_answers(n)]
+    on_texts = [n for n in names if n not in on_answers]
+
+    def scored(scorers: list[str], sample_sets: list) -> Any:
+        scorer = UQScorer(
+            scorers, nli_model_name=cfg.nli_model, equivalence=equivalence, use_best=False
+        )
+        return scorer.score(sample_sets, progress=cfg.progress)
+
+    extracted = extracted_sample_sets(sets, questions) if on_answers else None
+    if on_answers:
+        echo(
+            f"The {len(on_answers)} scorers that compare responses compare the answers "
+            "extracted from them (--no-extract-answers: the whole texts)"
+        )
+    parts = [scored(n, ss) for n, ss in ((on_texts, sets), (on_answers, extracted)) if n]
+    result = _joined(parts, sets, extracted=bool(on_answers))
     timings["score_s"] = time.perf_counter() - t0
 
     gens = [g for ss in sets for g in (ss.answer, *ss.samples)]
@@ -371,6 +466,8 @@ def _rows(questions, sets, result, correct) -> list[dict[str, Any]]:
             "response_tokens": ss.answer.num_tokens,
             "finish_reason": ss.answer.finish_reason,
             "sampled_responses": ss.sample_texts,
+            # the answer the consistency scorers compared ("" = none found)
+            "extracted_answer": extract_answer(ss.answer.text, q) or "",
         }
         row.update({c: result.columns[c][i] for c in raw_cols})
         row[LENGTH_BASELINE] = -float(ss.answer.num_tokens)
@@ -384,7 +481,7 @@ def _run_info(cfg, label, sets, result, correct, timings) -> dict[str, Any]:
         "model": label,
         "config": {
             **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-            "scorers": list(cfg.whitebox_scorers()),
+            "scorers": list(whitebox_scorers_for(cfg)),
         },
         "prompt_template": PROMPT_TEMPLATE,
         "sample_set_params": sets[0].params,

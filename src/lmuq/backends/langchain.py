@@ -20,12 +20,13 @@ completions format).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from lmuq.backends.base import GenOptions, Prompts, check_generate_args, generate_options
 from lmuq.backends.call_stats import CallStats
 from lmuq.backends.classify import classify_provider_exception
+from lmuq.backends.errors import MalformedResponseError
 from lmuq.backends.openai_format import (
     content_text,
     map_finish_reason,
@@ -35,6 +36,7 @@ from lmuq.backends.openai_format import (
 from lmuq.backends.retry import RetryPolicy
 from lmuq.backends.runner import CallJob, GenerationRunner
 from lmuq.backends.sync import SyncFromAsync
+from lmuq.chat import chat_messages
 from lmuq.extras import require
 from lmuq.secrets import Secret, is_secret_key, redact_text, url_credentials
 from lmuq.types import Generation, SamplingParams
@@ -83,6 +85,11 @@ class LangChainBackend(SyncFromAsync):
             field is refused; a call that returns fewer generations than asked has the rest
             drawn one call each.
         max_n: the most samples asked of one call with ``use_n``.
+        structured_response / output_extractor: UQLM's structured output: the model is
+            called as ``model.with_structured_output(structured_response)`` (a pydantic
+            class, a TypedDict or a JSON schema dict) and ``output_extractor(result)``
+            gives the response text (a str). Both or neither; such replies have no
+            log-probs, and each sample is its own call.
     """
 
     def __init__(
@@ -98,6 +105,8 @@ class LangChainBackend(SyncFromAsync):
         top_logprobs: int = 5,
         use_n: bool = False,
         max_n: int = 128,
+        structured_response: Any = None,
+        output_extractor: Callable[[Any], str] | None = None,
     ) -> None:
         require("langchain_core", "langchain", "LangChain chat models")
         if not is_langchain_chat_model(model):
@@ -111,6 +120,18 @@ class LangChainBackend(SyncFromAsync):
             )
         if not isinstance(max_n, int) or max_n < 1:
             raise ValueError(f"max_n must be an int >= 1, got {max_n!r}")
+        if (structured_response is None) != (output_extractor is None):
+            raise ValueError(
+                "structured_response and output_extractor go together: give both or neither"
+            )
+        if output_extractor is not None and not callable(output_extractor):
+            raise TypeError("output_extractor must be a callable: structured result -> str")
+        if structured_response is not None and not callable(
+            getattr(model, "with_structured_output", None)
+        ):
+            raise TypeError(f"{type(model).__name__} has no with_structured_output()")
+        self.structured_response = structured_response
+        self.output_extractor = output_extractor
         self.model = model
         self.use_n = use_n
         self.max_n = max_n
@@ -167,8 +188,10 @@ class LangChainBackend(SyncFromAsync):
         return model.bind(**bind) if bind else model
 
     def _messages(self, prompt: str) -> list[tuple[str, str]]:
-        msgs = [("system", self.system_prompt)] if self.system_prompt else []
-        return [*msgs, ("human", prompt)]
+        """LangChain's (role, content) tuples; a :class:`~lmuq.chat.ChatPrompt` sends its
+        own messages."""
+        roles = {"user": "human", "assistant": "ai", "system": "system"}
+        return [(roles[m["role"]], m["content"]) for m in chat_messages(prompt, self.system_prompt)]
 
     async def agenerate(
         self, prompts: Prompts, params: SamplingParams, n: int = 1, **options: Unpack[GenOptions]
@@ -178,9 +201,21 @@ class LangChainBackend(SyncFromAsync):
         progress, on_result = generate_options(options)
         model = self._configured(params)
         top_k = self.top_logprobs
-        per_call = min(n, self.max_n) if self.use_n else 1
+        structured = self.structured_response is not None
+        per_call = min(n, self.max_n) if self.use_n and not structured else 1
+        if structured:
+            base = model if callable(getattr(model, "with_structured_output", None)) else self.model
+            model = base.with_structured_output(self.structured_response)
 
         async def call(job: CallJob) -> list[Generation]:
+            if structured:
+                out = await model.ainvoke(self._messages(job.prompt))
+                text = self.output_extractor(out)  # type: ignore[misc]
+                if not isinstance(text, str):
+                    raise MalformedResponseError(
+                        f"output_extractor returned {type(text).__name__}, expected str"
+                    )
+                return [Generation(text=text, params=params)]
             if job.count == 1:
                 msg = await model.ainvoke(self._messages(job.prompt))
                 return [_to_generation(msg, params, top_k)]

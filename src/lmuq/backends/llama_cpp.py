@@ -34,6 +34,7 @@ from lmuq.backends.base import GenOptions, Prompts, check_generate_args, generat
 from lmuq.backends.call_stats import CallStats
 from lmuq.backends.openai_format import parse_chat_choice, parse_completion_choice
 from lmuq.backends.runner import GenerationInterrupted, ResultGrid, error_generation
+from lmuq.chat import chat_messages
 from lmuq.extras import require
 from lmuq.twins import async_twin
 from lmuq.types import Generation, SamplingParams
@@ -133,8 +134,7 @@ class LlamaCppBackend:
         if params.seed is not None:
             kw["seed"] = params.seed + sample  # each sample its own draw
         if self.chat:
-            msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-            kw["messages"] = [*msgs, {"role": "user", "content": prompt}]
+            kw["messages"] = chat_messages(prompt, self.system_prompt)
             if self.logprobs:
                 kw["logprobs"] = True
                 kw["top_logprobs"] = self.top_logprobs

@@ -43,6 +43,7 @@ from lmuq.backends.openai_format import field_of, parse_chat_choice, parse_compl
 from lmuq.backends.retry import RetryPolicy
 from lmuq.backends.runner import CallJob, GenerationRunner
 from lmuq.backends.sync import SyncFromAsync
+from lmuq.chat import chat_messages
 from lmuq.extras import require
 from lmuq.secrets import Secret, redact_text, redact_url, url_credentials
 from lmuq.types import Generation, SamplingParams
@@ -209,8 +210,7 @@ class OpenAICompatibleBackend(SyncFromAsync):
         return f"{self.system_prompt}\n\n{prompt}" if self.system_prompt else prompt
 
     def _messages(self, prompt: str) -> list[dict[str, str]]:
-        msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        return [*msgs, {"role": "user", "content": prompt}]
+        return chat_messages(prompt, self.system_prompt)
 
     def request_kwargs(self, job: CallJob, params: SamplingParams) -> dict[str, Any]:
         """The keyword arguments of the client call for ``job`` (exposed for inspection)."""

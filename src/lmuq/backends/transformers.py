@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lmuq.backends.base import GenOptions, Prompts, check_generate_args, generate_options
+from lmuq.chat import chat_messages
 from lmuq.extras import require
 from lmuq.model_source import resolve_local_or_hub
 from lmuq.types import Generation, SamplingParams
@@ -146,10 +147,7 @@ class TransformersBackend:
         """The exact text fed to the model for ``prompt`` (chat template applied if used)."""
         if not self.use_chat_template:
             return prompt
-        messages = []
-        if self.system_prompt:
-            messages.append({"role": "system", "content": self.system_prompt})
-        messages.append({"role": "user", "content": prompt})
+        messages = chat_messages(prompt, self.system_prompt)
         return self.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=False
         )

@@ -19,22 +19,32 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+from lmuq.backends.resolve import as_backend
 from lmuq.backends.sync import run_sync
+from lmuq.chat import as_prompt
 from lmuq.generation.draws import adraw
 from lmuq.results import UQResult
-from lmuq.scoring.context import Equivalence
+from lmuq.scoring.context import BestResponse, Clustering, Equivalence
 from lmuq.statistics.shared import DEFAULT_NLI_MODEL, DEFAULT_SENTENCE_TRANSFORMER, SharedStatistics
 from lmuq.types import Generation, SampleSet, SamplingParams
 from lmuq.uq.scorer import UQScorer
 
-__all__ = ["DEFAULT_BLACKBOX_SCORERS", "BlackBoxUQ"]
+__all__ = ["DEFAULT_BLACKBOX_SCORERS", "UQLM_BLACKBOX_SCORERS", "BlackBoxUQ"]
 
-#: UQLM 0.6's default black-box scorers.
+#: UQLM 0.6's default black-box scorers (what its code uses; its docstring also lists
+#: entailment and semantic_sets_confidence, which it computes only when asked).
 DEFAULT_BLACKBOX_SCORERS = (
     "semantic_negentropy",
     "noncontradiction",
     "exact_match",
     "cosine_sim",
+)
+
+
+#: Every black-box scorer name UQLM 0.6 accepts.
+UQLM_BLACKBOX_SCORERS = (
+    *DEFAULT_BLACKBOX_SCORERS,
+    "bert_score",
     "entailment",
     "semantic_sets_confidence",
 )
@@ -47,15 +57,22 @@ class BlackBoxUQ:
     ``device``, ``use_best``, ``nli_model_name``, ``sentence_transformer``,
     ``postprocessor``, ``system_prompt``, ``max_calls_per_min``, ``sampling_temperature``,
     ``return_responses``, ``use_n_param``, ``max_length`` (responses are truncated to this
-    many characters), ``verbose``, ``nli_batch_size``. ``structured_response`` /
-    ``output_extractor`` are accepted for signature compatibility and must be None.
+    many characters), ``verbose``, ``nli_batch_size``, and ``structured_response`` /
+    ``output_extractor`` (both or neither): a LangChain ``llm`` is called through
+    ``with_structured_output(structured_response)`` and ``output_extractor(result)`` is
+    the response text.
 
     lmuq's options (keyword-only): ``strict_entailment`` (default True, Farquhar et al.;
-    False = Kuhn et al.'s lenient rule), ``condition_on_question``, ``equivalence``
-    (``"nli"`` or a labelled non-NLI relation: ``"normalized_match"``, ``"numeric"``,
-    ``"embedding"``), ``embedding_threshold``, ``exact_match_normalizer``, and
-    ``nli_model`` / ``embedder`` / ``bertscorer`` / ``bleurt_model`` to pass ready objects
-    (``bleurt`` needs the optional bleurt-pytorch package; see :mod:`lmuq.statistics.bleurt`).
+    False = Kuhn et al.'s lenient rule), ``question_separator`` (what joins prompt and
+    text when conditioning; UQLM's ``prompts_in_nli`` uses a newline), ``clustering`` /
+    ``best_response`` (``"uqlm"`` reproduces UQLM 0.6's clustering and ``use_best``
+    choice exactly; the defaults are lmuq's, see
+    :data:`~lmuq.scoring.context.Clustering`), ``condition_on_question``,
+    ``equivalence`` (``"nli"`` or a labelled non-NLI relation: ``"normalized_match"``,
+    ``"numeric"``, ``"embedding"``), ``embedding_threshold``, ``exact_match_normalizer``,
+    and ``nli_model`` / ``embedder`` / ``bertscorer`` / ``bleurt_model`` to pass ready
+    objects (``bleurt`` needs the optional bleurt-pytorch package; see
+    :mod:`lmuq.statistics.bleurt`).
 
     ``use_n_param`` asks a LangChain model for several samples per call (its ``n``
     field); ``max_calls_per_min`` and ``system_prompt`` apply to a LangChain model (an lmuq
@@ -88,7 +105,10 @@ class BlackBoxUQ:
         nli_batch_size: int = 32,
         *,
         strict_entailment: bool = True,
+        clustering: Clustering = "first_match",
+        best_response: BestResponse = "prefer_answer",
         condition_on_question: bool = False,
+        question_separator: str = " ",
         equivalence: Equivalence = "nli",
         embedding_threshold: float = 0.9,
         exact_match_normalizer: Callable[[str], str] | Literal["default"] | None = "default",
@@ -100,9 +120,16 @@ class BlackBoxUQ:
         names = list(DEFAULT_BLACKBOX_SCORERS if scorers is None else scorers)
         if not names:
             raise ValueError("scorers is empty: name at least one black-box scorer")
-        if structured_response is not None or output_extractor is not None:
-            raise ValueError(
-                "structured_response/output_extractor are not supported yet; pass None"
+        if (structured_response is None) != (output_extractor is None):
+            which = "structured_response" if output_extractor is None else "output_extractor"
+            other = "output_extractor" if which == "structured_response" else "structured_response"
+            raise ValueError(f"If `{which}` is specified, `{other}` must also be specified.")
+        if output_extractor is not None and not callable(output_extractor):
+            raise TypeError("output_extractor must be a callable: structured result -> str")
+        if structured_response is not None and llm is not None and not _is_langchain(llm):
+            raise TypeError(
+                "structured_response/output_extractor need a LangChain chat model (its "
+                "with_structured_output()); with an lmuq backend use postprocessor="
             )
         if sampling_temperature <= 0:
             raise ValueError(f"sampling_temperature must be > 0, got {sampling_temperature}")
@@ -130,7 +157,10 @@ class BlackBoxUQ:
         self.verbose = verbose
         self.nli_batch_size = nli_batch_size
         self.strict_entailment = strict_entailment
+        self.clustering = clustering
+        self.best_response = best_response
         self.condition_on_question = condition_on_question
+        self.question_separator = question_separator
         self.equivalence = equivalence
         self.embedding_threshold = embedding_threshold
         self.exact_match_normalizer = exact_match_normalizer
@@ -147,8 +177,11 @@ class BlackBoxUQ:
             equivalence=equivalence,
             strict_entailment=strict_entailment,
             condition_on_question=condition_on_question,
+            question_separator=question_separator,
             embedding_threshold=embedding_threshold,
             use_best=use_best,
+            clustering=clustering,
+            best_response=best_response,
             exact_match_normalizer=exact_match_normalizer,
             nli_model=nli_model,
             embedder=embedder,
@@ -196,7 +229,9 @@ class BlackBoxUQ:
         show_progress_bars: bool = True,
     ) -> UQResult:
         """Score responses generated elsewhere (UQLM's ``score``); ``prompts`` are optional
-        (needed for ``condition_on_question``)."""
+        (needed for ``condition_on_question``; str or chat-message lists)."""
+        if prompts is not None and not isinstance(prompts, str):
+            prompts = [as_prompt(p) for p in prompts]
         _check_texts(responses, sampled_responses, prompts)
         sets = [
             SampleSet(
@@ -291,25 +326,14 @@ class BlackBoxUQ:
         """The generation backend for ``llm``: a LangChain model is wrapped (never mutated)
         with this object's rate limit, system prompt and ``n`` setting; an lmuq backend is
         used as it is."""
-        if self.llm is None:
-            raise ValueError(
-                "no llm given: pass llm= to BlackBoxUQ, or use score() on your responses"
-            )
-        if _is_langchain(self.llm):
-            from lmuq.backends.langchain import LangChainBackend
-
-            return LangChainBackend(
-                self.llm,
-                system_prompt=self.system_prompt,
-                max_calls_per_min=self.max_calls_per_min,
-                use_n=self.use_n_param,
-            )
-        if callable(getattr(self.llm, "generate", None)) or callable(
-            getattr(self.llm, "agenerate", None)
-        ):
-            return self.llm
-        raise TypeError(
-            f"llm must be a LangChain chat model or an lmuq backend, got {type(self.llm).__name__}"
+        return as_backend(
+            self.llm,
+            system_prompt=self.system_prompt,
+            max_calls_per_min=self.max_calls_per_min,
+            use_n=self.use_n_param,
+            structured_response=self.structured_response,
+            output_extractor=self.output_extractor,
+            owner="BlackBoxUQ",
         )
 
     async def _generate(self, prompts: Sequence[str], m: int, progress: bool) -> list[SampleSet]:

@@ -18,6 +18,7 @@ from lmuq.evaluation.metrics import (
     auroc,
     prr,
 )
+from lmuq.evaluation.paired import PairedDifference, paired_bootstrap, paired_comparisons
 from lmuq.evaluation.tuning import Tuner, ensemble_scores, precision_recall_f1
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Interval",
     "IsotonicCalibrator",
     "MetricWarning",
+    "PairedDifference",
     "PlattCalibrator",
     "Tuner",
     "accuracy_rejection_curve",
@@ -37,6 +39,8 @@ __all__ = [
     "expected_calibration_error",
     "filtered_accuracy",
     "maximum_calibration_error",
+    "paired_bootstrap",
+    "paired_comparisons",
     "precision_recall_f1",
     "prr",
 ]

@@ -21,7 +21,7 @@ from scipy.stats import rankdata
 from lmuq.evaluation.inputs import MetricWarning, as_1d_float
 from lmuq.evaluation.metrics import auroc
 
-__all__ = ["Interval", "bootstrap_metric"]
+__all__ = ["Interval", "auroc_of_rows", "bootstrap_metric", "resample_index_blocks"]
 
 # Upper bound on the number of resampled indices held in memory at once.
 _CHUNK_ELEMENTS = 2_000_000
@@ -49,7 +49,7 @@ class Interval:
         return f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 
-def _index_chunks(rng: np.random.Generator, n: int, n_boot: int) -> Iterator[np.ndarray]:
+def resample_index_blocks(rng: np.random.Generator, n: int, n_boot: int) -> Iterator[np.ndarray]:
     """Yield ``(rows, n)`` blocks of resample indices, ``n_boot`` rows in total.
 
     The block sizes depend only on ``n`` and ``n_boot``, so every code path draws the same
@@ -63,7 +63,7 @@ def _index_chunks(rng: np.random.Generator, n: int, n_boot: int) -> Iterator[np.
         done += rows
 
 
-def _auroc_rows(conf: np.ndarray, y: np.ndarray) -> np.ndarray:
+def auroc_of_rows(conf: np.ndarray, y: np.ndarray) -> np.ndarray:
     """AUROC of each row of ``conf`` (B, n) against ``y`` (B, n) via Mann–Whitney U.
 
     Ties get average ranks (1/2 credit), matching :func:`sklearn.metrics.roc_auc_score`.
@@ -128,10 +128,10 @@ def bootstrap_metric(
     fast_auroc = metric is auroc and bool(np.all(np.isfinite(conf)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for idx in _index_chunks(rng, n, n_boot):
+        for idx in resample_index_blocks(rng, n, n_boot):
             rows = idx.shape[0]
             if fast_auroc:
-                values[filled : filled + rows] = _auroc_rows(conf[idx], y[idx])
+                values[filled : filled + rows] = auroc_of_rows(conf[idx], y[idx])
             else:
                 for r in range(rows):
                     values[filled + r] = metric(conf[idx[r]], y[idx[r]])

@@ -11,13 +11,32 @@ into a :class:`ReportData`: accuracy, and per scorer
 * calibration on a held-out split: the questions are split once, stratified by correctness,
   into a *calibration* part (``calibration_split`` of them) and a *test* part. Platt scaling
   is fitted on the calibration part and ECE / Brier of the raw and of the Platt-calibrated
-  confidence are measured on the test part;
+  confidence are measured on the test part. When Platt scaling turns the scores into a
+  constant (a scorer without usable signal: every answer gets the base rate, whose ECE is
+  about 0), the calibration is flagged ``platt_constant``; such a scorer is never the
+  :attr:`ReportData.best_calibrated` one;
 * the F1-optimal acceptance threshold (:class:`~lmuq.evaluation.Tuner`) tuned on the
   calibration part, with precision / recall / F1 of "accept when score >= threshold" on the
-  test part;
+  test part. A tuned rule that accepts all or none of the calibration answers, or whose
+  threshold sits at the top of the score range, is flagged as degenerate
+  (:func:`degenerate_threshold`): it is no recommendation;
 * conformal abstention (:class:`~lmuq.evaluation.ConformalAbstention`, ``alpha = 0.1``)
   fitted on the calibration part: the threshold, and the coverage and realised risk
   (answered and wrong) on the test part.
+
+Small samples are flagged (:func:`small_sample_note`): fewer than :data:`SMALL_N_ANSWERS`
+scored answers, or fewer than :data:`SMALL_N_CLASS` correct or wrong ones, for the
+whole-table metrics of a scorer (``ScorerReport.small_n``) and for its held-out numbers
+(``ScorerReport.small_split``, either split), and summed up in ``ReportData.small_sample``.
+
+Scorers that rank the answers the same way (Spearman rank correlation at least
+:data:`RANK_IDENTICAL` on the answers both scored) are grouped in ``ReportData.rank_groups``
+(:func:`rank_identical_groups`): such a group is one piece of evidence, not several.
+
+The best scorer by AUROC is compared with each other scorer by a paired bootstrap test of
+the AUROC difference on the same resamples (``ReportData.paired``,
+:mod:`lmuq.evaluation.paired`): whether it is better than the runner-up, or than the
+length baseline, beyond what resampling the questions explains.
 
 NaN (or infinite) scores are dropped per scorer and counted. Anything undefined (one class
 only, nothing left after dropping, scores that are not probabilities) is ``nan`` with a
@@ -49,12 +68,17 @@ from lmuq.evaluation.calibration import (
 )
 from lmuq.evaluation.conformal import ConformalAbstention, ConformalWarning
 from lmuq.evaluation.metrics import MetricWarning
+from lmuq.evaluation.paired import PairedDifference, paired_comparisons
 from lmuq.evaluation.summary import ScorerSummary, summarize_scores
 from lmuq.evaluation.tuning import Tuner, precision_recall_f1
 from lmuq.secrets import redact_settings
 
 __all__ = [
     "CONFORMAL_ALPHA",
+    "CONSTANT_STD",
+    "RANK_IDENTICAL",
+    "SMALL_N_ANSWERS",
+    "SMALL_N_CLASS",
     "CalibrationStats",
     "ConformalStats",
     "QuestionRow",
@@ -63,9 +87,21 @@ __all__ = [
     "ThresholdStats",
     "build_report_data",
     "calibration_mask",
+    "degenerate_threshold",
+    "rank_identical_groups",
+    "small_sample_note",
 ]
 #: Miscoverage target of the conformal abstention line.
 CONFORMAL_ALPHA = 0.1
+#: Platt-calibrated scores whose standard deviation on the test split is below this (or
+#: that take a single value) count as constant.
+CONSTANT_STD = 1e-6
+#: Fewer scored answers than this, or fewer correct or wrong ones than SMALL_N_CLASS, and the
+#: report warns that the numbers (intervals included) are unreliable.
+SMALL_N_ANSWERS = 30
+SMALL_N_CLASS = 10
+#: Scorers whose Spearman rank correlation is at least this rank the answers identically.
+RANK_IDENTICAL = 0.999
 
 # ---------------------------------------------------------------------------------------
 # results
@@ -77,7 +113,9 @@ class CalibrationStats:
     """ECE and Brier score on the held-out test split, raw and after Platt scaling.
 
     Platt scaling is fitted on the calibration split. ``nan`` where undefined; ``note`` says
-    why.
+    why. ``platt_constant``: the calibrated scores are (near) constant on the test split
+    (standard deviation below :data:`CONSTANT_STD`, or one distinct value), so ``ece_platt``
+    is that of a base-rate forecast and says nothing about the scorer.
     """
 
     ece_raw: float
@@ -87,11 +125,17 @@ class CalibrationStats:
     n_calibration: int
     n_test: int
     note: str = ""
+    platt_constant: bool = False
 
 
 @dataclass(frozen=True)
 class ThresholdStats:
-    """F1-optimal threshold tuned on the calibration split, judged on the test split."""
+    """F1-optimal threshold tuned on the calibration split, judged on the test split.
+
+    ``degenerate`` is empty for a usable rule, else what makes it no recommendation
+    (:func:`degenerate_threshold`): ``"accepts everything"``, ``"accepts nothing"`` or
+    ``"threshold at the top of the score range"``.
+    """
 
     threshold: float
     precision: float
@@ -101,6 +145,7 @@ class ThresholdStats:
     n_calibration: int
     n_test: int
     note: str = ""
+    degenerate: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,6 +174,10 @@ class ScorerReport:
     ``summary`` (AUROC / PRR / AUARC), ``ece`` and ``brier`` use every answer with a finite
     score (``summary.n_scored`` of them; ``n_missing`` were NaN). ``ece`` and ``brier`` are
     ``nan`` unless ``is_probability`` (all scores in ``[0, 1]``).
+
+    ``small_n`` says why those numbers rest on a small sample (:func:`small_sample_note`),
+    ``small_split`` the same for the held-out numbers (``calibration``, ``threshold``,
+    ``conformal``: either split of the scored answers); empty when the sample is large enough.
     """
 
     name: str
@@ -140,6 +189,8 @@ class ScorerReport:
     calibration: CalibrationStats
     threshold: ThresholdStats
     conformal: ConformalStats
+    small_n: str = ""
+    small_split: str = ""
 
     @property
     def n_scored(self) -> int:
@@ -168,6 +219,12 @@ class ReportData:
     ``scorers`` is sorted by AUROC, best first (undefined AUROC last). ``scores`` holds each
     scorer's confidence per question (NaN kept), aligned with ``correct`` and
     ``calibration_mask`` (``True`` = calibration split). ``run_info`` is already redacted.
+    ``small_sample`` lists what rests on a small sample (empty when nothing does).
+    ``rank_groups``: groups of scorers that rank the answers identically
+    (:func:`rank_identical_groups`), members in ``scorers`` order.
+    ``paired``: the best scorer's AUROC against each other scorer's, a paired bootstrap
+    test on the same resamples (:func:`~lmuq.evaluation.paired.paired_comparisons`), in
+    ``scorers`` order; empty when no AUROC is defined or there is one scorer.
     """
 
     run_info: dict[str, Any]
@@ -185,15 +242,39 @@ class ReportData:
     calibration_split: float
     conformal_alpha: float
     seed: int
+    small_sample: list[str] = field(default_factory=list)
+    rank_groups: list[tuple[str, ...]] = field(default_factory=list)
+    paired: list[PairedDifference] = field(default_factory=list)
     generated_at: str = field(
         default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     )
     lmuq_version: str = field(default_factory=lambda: _lmuq_version())
 
     @property
+    def small_n(self) -> str:
+        """:func:`small_sample_note` of all questions (``""`` when there are enough)."""
+        return small_sample_note(self.n_questions, self.n_correct)
+
+    @property
     def best(self) -> ScorerReport | None:
         """The scorer with the highest AUROC (``None`` if no AUROC is defined)."""
         return next((s for s in self.scorers if math.isfinite(s.summary.auroc.estimate)), None)
+
+    @property
+    def best_calibrated(self) -> ScorerReport | None:
+        """The scorer with the lowest Brier score after Platt scaling on the test split.
+
+        Scorers whose calibrated scores are constant (``calibration.platt_constant``) are
+        never chosen. Brier, not ECE: a base-rate forecast for every answer has ECE about 0,
+        while Brier also rewards telling right from wrong answers. ``None`` if no scorer
+        qualifies.
+        """
+        candidates = [
+            s
+            for s in self.scorers
+            if not s.calibration.platt_constant and math.isfinite(s.calibration.brier_platt)
+        ]
+        return min(candidates, key=lambda s: s.calibration.brier_platt, default=None)
 
     @property
     def best_probability(self) -> ScorerReport | None:
@@ -247,6 +328,116 @@ def calibration_mask(
 
 
 # ---------------------------------------------------------------------------------------
+# small samples
+# ---------------------------------------------------------------------------------------
+
+
+def small_sample_note(n: int, n_correct: int) -> str:
+    """Why ``n`` answers (``n_correct`` of them correct) are too few to trust, or ``""``.
+
+    Too few: fewer than :data:`SMALL_N_ANSWERS` answers, or fewer than
+    :data:`SMALL_N_CLASS` correct or wrong ones. No answers at all is ``""`` (the numbers are
+    then undefined, not unreliable).
+    """
+    n, n_correct = int(n), int(n_correct)
+    n_wrong = n - n_correct
+    if n == 0:
+        return ""
+    if n < SMALL_N_ANSWERS:
+        return f"only {n} answers ({n_correct} correct, {n_wrong} wrong)"
+    if n_correct < SMALL_N_CLASS:
+        return f"only {n_correct} correct answers (of {n})"
+    if n_wrong < SMALL_N_CLASS:
+        return f"only {n_wrong} wrong answers (of {n})"
+    return ""
+
+
+def _split_note(y: np.ndarray, cal: np.ndarray, keep: np.ndarray) -> str:
+    """:func:`small_sample_note` of the scored calibration and test answers."""
+    notes = []
+    for label, part in (("calibration split", cal & keep), ("test split", ~cal & keep)):
+        note = small_sample_note(int(part.sum()), int(y[part].sum()))
+        if note:
+            notes.append(f"{label}: {note}")
+    return "; ".join(notes)
+
+
+def _small_sample_summary(
+    y: np.ndarray, cal: np.ndarray, reports: Sequence[ScorerReport]
+) -> list[str]:
+    """What the report's header says rests on a small sample."""
+    out = []
+    overall = small_sample_note(y.size, int(y.sum()))
+    if overall:
+        out.append(f"All questions: {overall}.")
+    else:
+        few = [r for r in reports if r.small_n]
+        if few:
+            out.append(
+                "Scorers with few scored answers (NaN scores dropped): "
+                + "; ".join(f"{r.name}: {r.small_n}" for r in few)
+                + "."
+            )
+    whole = _split_note(y, cal, np.ones(y.size, dtype=bool))
+    if whole:
+        out.append(
+            "Held-out numbers (calibration, thresholds, conformal abstention) use one split "
+            f"each: {whole}."
+        )
+    else:
+        few = [r for r in reports if r.small_split]
+        if few:
+            out.append(
+                "Held-out numbers of scorers with NaN scores: "
+                + "; ".join(f"{r.name}: {r.small_split}" for r in few)
+                + "."
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# scorers that rank alike
+# ---------------------------------------------------------------------------------------
+
+
+def rank_identical_groups(
+    scores: Mapping[str, np.ndarray],
+    threshold: float = RANK_IDENTICAL,
+    min_common: int = 3,
+) -> list[tuple[str, ...]]:
+    """Groups of scorers that rank the answers identically.
+
+    Two scorers are linked when the Spearman rank correlation of their scores, on the
+    answers both scored (finite scores; at least ``min_common`` of them), is at least
+    ``threshold``; a group is a connected set of linked scorers (two or more), its members in
+    the order of ``scores``, the groups in the order of their first member. A scorer that is
+    constant on those answers links to nothing (the correlation is undefined). An opposite
+    ranking (correlation -1) is not linked: its AUROC is the complement, not the same.
+    """
+    names = list(scores)
+    if len(names) < 2:
+        return []
+    table = pd.DataFrame({name: np.asarray(scores[name], dtype=float) for name in names})
+    rho = table.corr(method="spearman", min_periods=min_common).to_numpy()
+    parent = list(range(len(names)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if np.isfinite(rho[i, j]) and rho[i, j] >= threshold:
+                parent[max(root(i), root(j))] = min(root(i), root(j))
+    groups: dict[int, list[str]] = {}
+    for i, name in enumerate(names):
+        groups.setdefault(root(i), []).append(name)
+    return [tuple(g) for g in groups.values() if len(g) > 1]
+
+
+# ---------------------------------------------------------------------------------------
 # per-scorer computations
 # ---------------------------------------------------------------------------------------
 
@@ -263,6 +454,7 @@ def _calibration_stats(
     n_cal, n_test = c_cal.size, c_test.size
     notes = []
     ece_raw = brier_raw = ece_platt = brier_platt = _NAN
+    constant = False
     if n_test == 0:
         notes.append("no scored answers in the test split")
     else:
@@ -276,11 +468,52 @@ def _calibration_stats(
             p = platt.predict(c_test)
             ece_platt = expected_calibration_error(p, y_test)
             brier_platt = brier_score(p, y_test)
+            constant = bool(np.unique(p).size == 1 or float(np.std(p)) < CONSTANT_STD)
+            if constant:
+                notes.append(
+                    f"Platt output is constant ({float(np.mean(p)):.3f} for every test "
+                    "answer, about the base rate): no usable signal; ECE not meaningful"
+                )
+            elif platt.coef_ < 0:
+                notes.append(
+                    "negative Platt slope: on the calibration split, higher scores were "
+                    "more often wrong"
+                )
         else:
             notes.append("Platt scaling needs both classes in the calibration split")
     return CalibrationStats(
-        ece_raw, brier_raw, ece_platt, brier_platt, n_cal, n_test, "; ".join(notes)
+        ece_raw,
+        brier_raw,
+        ece_platt,
+        brier_platt,
+        n_cal,
+        n_test,
+        "; ".join(notes),
+        platt_constant=constant,
     )
+
+
+def degenerate_threshold(scores: np.ndarray, threshold: float, bounds: tuple[float, float]) -> str:
+    """Why "accept when score >= ``threshold``" is no real rule on ``scores``, or ``""``.
+
+    ``"accepts everything"`` when every score passes (the threshold is at or below the
+    lowest score, e.g. at the bottom of the tuning grid), ``"accepts nothing"`` when none
+    does, ``"threshold at the top of the score range"`` when the threshold is at the upper
+    end of the tuning grid ``bounds`` (it keeps only answers with the largest possible
+    score). ``scores`` are the answers the threshold was tuned on.
+    """
+    s = np.asarray(scores, dtype=float)
+    t = float(threshold)
+    if s.size == 0 or not math.isfinite(t):
+        return ""
+    kept = int((s >= t).sum())
+    if kept == s.size:
+        return "accepts everything"
+    if kept == 0:
+        return "accepts nothing"
+    if t >= bounds[1] or math.isclose(t, bounds[1], rel_tol=1e-9, abs_tol=1e-12):
+        return "threshold at the top of the score range"
+    return ""
 
 
 def _threshold_stats(
@@ -301,9 +534,10 @@ def _threshold_stats(
             return na("constant scores in the calibration split")
         bounds, step = (lo, hi), (hi - lo) / 100
     t = Tuner().tune_threshold(c_cal, y_cal, "fbeta_score", 1, bounds=bounds, step_size=step)
+    degenerate = degenerate_threshold(c_cal, t, bounds)
     if n_test == 0:
         note = "no scored answers in the test split"
-        return ThresholdStats(t, _NAN, _NAN, _NAN, _NAN, n_cal, n_test, note)
+        return ThresholdStats(t, _NAN, _NAN, _NAN, _NAN, n_cal, n_test, note, degenerate)
     prf = precision_recall_f1(c_test, y_test, t)
     notes = []
     if math.isnan(prf["precision"]):
@@ -319,6 +553,7 @@ def _threshold_stats(
         n_cal,
         n_test,
         "; ".join(notes),
+        degenerate,
     )
 
 
@@ -387,6 +622,8 @@ def _scorer_report(
         calibration=_calibration_stats(*args, is_prob),
         threshold=_threshold_stats(*args, is_prob),
         conformal=_conformal_stats(*args, alpha),
+        small_n=small_sample_note(c.size, int(t.sum())),
+        small_split=_split_note(y, cal_mask, keep),
     )
 
 
@@ -550,6 +787,7 @@ def build_report_data(
             for summary in summaries
         ]
     reports.sort(key=lambda r: -np.nan_to_num(r.summary.auroc.estimate, nan=-1.0))
+    paired = _paired_against_best(reports, scores, y, n_boot=n_boot, level=level, seed=seed)
     return ReportData(
         run_info=redact_settings(dict(run_info or {})),
         n_questions=int(y.size),
@@ -566,4 +804,27 @@ def build_report_data(
         calibration_split=float(calibration_split),
         conformal_alpha=float(conformal_alpha),
         seed=int(seed),
+        small_sample=_small_sample_summary(y, cal, reports),
+        rank_groups=rank_identical_groups({r.name: scores[r.name] for r in reports}),
+        paired=paired,
+    )
+
+
+def _paired_against_best(
+    reports: Sequence[ScorerReport],
+    scores: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    *,
+    n_boot: int,
+    level: float,
+    seed: int,
+) -> list[PairedDifference]:
+    """The best scorer (by AUROC) against every other scorer that shares an answer with it."""
+    ranked = [r.name for r in reports if math.isfinite(r.summary.auroc.estimate)]
+    if len(ranked) < 2:
+        return []
+    best = scores[ranked[0]]
+    shared = [name for name in ranked[1:] if np.any(np.isfinite(best) & np.isfinite(scores[name]))]
+    return paired_comparisons(
+        scores, y, reference=ranked[0], others=shared, n_boot=n_boot, level=level, seed=seed
     )

@@ -74,20 +74,23 @@ def summarize_scores(
 
 
 def format_summary(rows: Sequence[ScorerSummary], max_rejection: float = 0.5) -> str:
-    """A plain-text table, best AUROC first."""
+    """A plain-text table, best AUROC first (laid out by pandas' ``DataFrame.to_string``)."""
+    import pandas as pd  # imported on use: `import lmuq` stays light
+
     ordered = sorted(rows, key=lambda r: -np.nan_to_num(r.auroc.estimate, nan=-1.0))
-    width = max([len(r.name) for r in ordered] + [6])
-    head = (
-        f"{'scorer':<{width}}  {'AUROC [95% CI]':<22}  {f'PRR@{max_rejection:g} [95% CI]':<24}  "
-        f"{'AUARC':>6}  {'n':>4}"
+    table = pd.DataFrame(
+        {
+            "scorer": [r.name for r in ordered],
+            "AUROC [95% CI]": [_iv(r.auroc) for r in ordered],
+            f"PRR@{max_rejection:g} [95% CI]": [_iv(r.prr) for r in ordered],
+            "AUARC": [f"{r.auarc.estimate:.3f}" for r in ordered],
+            "n": [r.n_scored for r in ordered],
+        }
     )
-    lines = [head, "-" * len(head)]
-    for r in ordered:
-        lines.append(
-            f"{r.name:<{width}}  {_iv(r.auroc):<22}  {_iv(r.prr):<24}  "
-            f"{r.auarc.estimate:>6.3f}  {r.n_scored:>4}"
-        )
-    return "\n".join(lines)
+    # to_string right-aligns text; the names and intervals read better flush left
+    widths = {c: int(table[c].str.len().max()) for c in table.columns[:3]}
+    left = {c: (lambda v, w=w: v.ljust(w)) for c, w in widths.items()}
+    return table.to_string(index=False, justify="left", formatters=left)
 
 
 def _iv(iv: Interval) -> str:

@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from lmuq.backends.base import backend_name, check_generate_args
 from lmuq.backends.runner import error_generation
+from lmuq.chat import as_prompt
 from lmuq.twins import async_twin
 from lmuq.types import Generation, SampleSet, SamplingParams
 
@@ -132,6 +133,8 @@ def _check_request(prompts: Sequence[str], num_samples: int) -> list[str]:
         raise TypeError(f"num_samples must be an int >= 0, got {num_samples!r}")
     if num_samples < 0:
         raise ValueError(f"num_samples must be an int >= 0, got {num_samples!r}")
+    if isinstance(prompts, Sequence) and not isinstance(prompts, str):
+        prompts = [p if isinstance(p, str) else as_prompt(p) for p in prompts]
     check_generate_args(prompts, 1)
     return list(prompts)
 

@@ -34,12 +34,17 @@ from typing import Any
 import numpy as np
 
 from lmuq.evaluation.bootstrap import Interval
-from lmuq.evaluation.protocol import ReportData
+from lmuq.evaluation.protocol import (
+    RANK_IDENTICAL,
+    SMALL_N_ANSWERS,
+    SMALL_N_CLASS,
+    ReportData,
+)
 from lmuq.extras import require
 from lmuq.secrets import redact_settings
 from lmuq.storage.files import atomic_write
 
-__all__ = ["EmbeddedFigure", "render_report", "report_figures", "write_report"]
+__all__ = ["EmbeddedFigure", "plotted_scorers", "render_report", "report_figures", "write_report"]
 
 # Filtering ("q-filter", "q-wrong") and click-to-sort of every table.sortable. It reads
 # textContent and data-* attributes and moves rows; it never builds HTML from data.
@@ -139,6 +144,22 @@ def _iv(iv: Interval) -> str:
     return f"{iv.estimate:.3f} [{iv.low:.3f}, {iv.high:.3f}]"
 
 
+def _iv_parts(iv: Interval) -> tuple[str, str]:
+    """``("0.812", "[0.701, 0.905]")``: :func:`_iv` cut before the interval."""
+    text = _iv(iv)
+    est, _, rest = text.partition(" ")
+    return est, rest
+
+
+def _pvalue(d: Any) -> str:
+    """A paired test's p-value: ``0.034``, or ``< 0.001`` at the resamples' floor."""
+    if not _finite(d.p_value):
+        return "n/a"
+    if d.p_value <= d.p_floor:
+        return f"< {d.p_floor:.2g}"
+    return f"{d.p_value:.3f}"
+
+
 def _threshold(x: Any) -> str:
     if _finite_or_inf(x) and math.isinf(float(x)):
         return "∞ (abstain on all)"
@@ -150,6 +171,12 @@ def _finite_or_inf(x: Any) -> bool:
         return not math.isnan(float(x))
     except (TypeError, ValueError):
         return False
+
+
+def _and_join(names: Any) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    names = [str(n) for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _parts(name: str) -> list[str]:
@@ -224,28 +251,76 @@ def _encode(fig, plt) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-#: With more scorers than this, legends move beside the axes and the plot spans the page.
-_LEGEND_INSIDE_MAX = 5
+#: The curves show this many of the best scorers by AUROC (plus the baselines).
+PLOTTED_TOP = 5
+BASELINE_PREFIX = "baseline:"
 
 
-def _legend_outside(fig) -> None:
-    """Move the legend of a crowded plot beside the axes, widening the figure to fit."""
+def plotted_scorers(data: ReportData, top: int = PLOTTED_TOP) -> list[str]:
+    """The scorers the ROC and accuracy–rejection plots draw, best AUROC first.
+
+    The ``top`` best by AUROC that are not baselines (a scorer that ranks the answers
+    identically to one already chosen, see ``data.rank_groups``, is skipped: its curve would
+    lie on top of the other), then every baseline (name starting ``"baseline:"``). Scorers
+    without a defined AUROC are left out.
+    """
+    group_of = {name: g for g in data.rank_groups for name in g}
+    chosen: list[str] = []
+    covered: set[str] = set()
+    ranked = [s for s in data.scorers if math.isfinite(s.summary.auroc.estimate)]
+    for s in ranked:
+        if len(chosen) == top:
+            break
+        if s.name.startswith(BASELINE_PREFIX) or s.name in covered:
+            continue
+        chosen.append(s.name)
+        covered.update(group_of.get(s.name, (s.name,)))
+    return chosen + [s.name for s in ranked if s.name.startswith(BASELINE_PREFIX)]
+
+
+def _curve_label(data: ReportData, name: str) -> str:
+    group = next((g for g in data.rank_groups if name in g), ())
+    return f"{name} (+{len(group) - 1} ranking identically)" if group else name
+
+
+#: Figure sizes (inches at 100 dpi): two plots side by side fit a 1400 px page, and one
+#: fits an 800 px page, at full size.
+_ROC_SIZE = (5.4, 5.4)
+_CURVES_SIZE = (5.9, 4.5)
+_FILTERED_SIZE = (6.0, 4.8)
+_RELIABILITY_SIZE = (5.4, 5.4)
+
+
+def _legend_below(fig) -> None:
+    """Put the legend under the axes (two columns when they fit the figure's width, else
+    one), so the plot keeps its width and the legend its font size."""
     ax = fig.axes[0]
     handles, labels = ax.get_legend_handles_labels()
-    if ax.get_legend() is not None:
-        ax.get_legend().remove()
-    ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    width, height = fig.get_size_inches()
-    fig.set_size_inches(width + 4, height)
+    for ncol in (2, 1) if len(labels) > 4 else (1,):
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        legend = ax.legend(
+            handles,
+            labels,
+            fontsize=9,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncol=ncol,
+            frameon=False,
+            handlelength=3,
+        )
+        fig.canvas.draw()
+        if legend.get_window_extent().width <= fig.bbox.width:
+            break
 
 
 def report_figures(data: ReportData) -> tuple[list[EmbeddedFigure], str]:
     """The report's plots, and a note on any that could not be drawn.
 
-    ROC curves of all scorers, accuracy–rejection curves of all scorers, filtered accuracy
-    of the best (highest-AUROC) scorer, and the reliability diagram of the best scorer whose
-    scores are probabilities. Without matplotlib: no plots and a note saying how to get
-    them.
+    ROC curves and accuracy–rejection curves of the best scorers and the baselines
+    (:func:`plotted_scorers`), filtered accuracy of the best (highest-AUROC) scorer, and the
+    reliability diagram of the best scorer whose scores are probabilities. Without
+    matplotlib: no plots and a note saying how to get them.
     """
     try:
         import matplotlib
@@ -256,43 +331,58 @@ def report_figures(data: ReportData) -> tuple[list[EmbeddedFigure], str]:
         import matplotlib.pyplot as plt
     except ImportError:
         return [], "Plots need matplotlib: pip install 'lmuq[plots]'."
-    from lmuq.reporting.plots import (
-        plot_accuracy_rejection,
-        plot_model_accuracies,
-        plot_reliability_diagram,
-        plot_roc_curves,
-    )
+    from lmuq.reporting import plots
 
     figures: list[EmbeddedFigure] = []
     notes: list[str] = []
-    ordered = {s.name: data.scores[s.name] for s in data.scorers}
-    crowded = len(ordered) > _LEGEND_INSIDE_MAX
+    shown = plotted_scorers(data)
+    curves = {_curve_label(data, name): data.scores[name] for name in shown}
+    n_all = len(data.scorers)
+    n_base = sum(name.startswith(BASELINE_PREFIX) for name in shown)
+    n_top = len(shown) - n_base
+    which = (
+        f"all {n_all} scorers"
+        if len(shown) == n_all
+        else (
+            f"the {n_top} best by AUROC"
+            + (f" and the {'baseline' if n_base == 1 else 'baselines'}" if n_base else "")
+            + f" ({len(shown)} of {n_all} scorers; the Scorers table has all {n_all})"
+        )
+    )
+    if any(label != name for label, name in zip(curves, shown, strict=True)):
+        which += "; '+k ranking identically': k more scorers whose curves are the same"
+    # the baselines are references: black (out of the cycle's colours), each its own style
+    baselines = [
+        label for label, name in zip(curves, shown, strict=True) if name.startswith(BASELINE_PREFIX)
+    ]
+    styles = {label: ("black", (":", "--", "-.", "-")[i % 4]) for i, label in enumerate(baselines)}
     y = data.correct
-    if 0 < int(y.sum()) < y.size:
-        fig = plot_roc_curves(ordered, y)
-        if crowded:
-            _legend_outside(fig)
+    if 0 < int(y.sum()) < y.size and curves:
+        fig = plots.plot_roc_curves(curves, y, styles=styles)
+        fig.set_size_inches(*_ROC_SIZE)
+        _legend_below(fig)
         figures.append(
             EmbeddedFigure(
                 "ROC curves",
-                "ROC of every scorer as a detector of correct answers (NaN scores dropped).",
+                f"ROC as a detector of correct answers (NaN scores dropped) of {which}.",
                 _encode(fig, plt),
-                wide=crowded,
             )
         )
     else:
         notes.append("ROC curves need both correct and wrong answers.")
-    fig = plot_accuracy_rejection(ordered, y)
-    if crowded:
-        _legend_outside(fig)
-    figures.append(
-        EmbeddedFigure(
-            "Accuracy–rejection curves",
-            "Accuracy of the most confident answers against the fraction kept, per scorer.",
-            _encode(fig, plt),
-            wide=crowded,
+    if curves:
+        fig = plots.plot_accuracy_rejection(curves, y, styles=styles)
+        fig.set_size_inches(*_CURVES_SIZE)
+        _legend_below(fig)
+        figures.append(
+            EmbeddedFigure(
+                "Accuracy–rejection curves",
+                f"Accuracy of the most confident answers against the fraction kept, of {which}.",
+                _encode(fig, plt),
+            )
         )
-    )
+    else:
+        notes.append("Accuracy–rejection curves: no scorer has a defined AUROC.")
     best = data.best
     if best is not None:
         s = data.scores[best.name]
@@ -304,13 +394,14 @@ def report_figures(data: ReportData) -> tuple[list[EmbeddedFigure], str]:
             thresholds = np.quantile(s[keep], np.linspace(0.0, 0.9, 10))
             span = float(thresholds[-1] - thresholds[0]) or 1.0
             width = span / 20
-        fig = plot_model_accuracies(
+        fig = plots.plot_model_accuracies(
             s[keep],
             y[keep],
             thresholds,
             title=f"Filtered accuracy: {best.name}",
             bar_width=width,
         )
+        fig.set_size_inches(*_FILTERED_SIZE)
         figures.append(
             EmbeddedFigure(
                 f"Filtered accuracy of {best.name}",
@@ -323,9 +414,10 @@ def report_figures(data: ReportData) -> tuple[list[EmbeddedFigure], str]:
         notes.append("Filtered accuracy: no scorer has a defined AUROC.")
     prob = data.best_probability
     if prob is not None:
-        fig = plot_reliability_diagram(
+        fig = plots.plot_reliability_diagram(
             data.scores[prob.name], y, title=f"Reliability diagram: {prob.name}"
         )
+        fig.set_size_inches(*_RELIABILITY_SIZE)
         # Room for the points (and their count labels) on the edges of the unit square.
         fig.axes[0].set_xlim(-0.02, 1.02)
         fig.axes[0].set_ylim(-0.03, 1.08)
@@ -357,7 +449,18 @@ def _environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=_num, pct=_pct, iv=_iv, thr=_threshold, key=_sort_key, parts=_parts)
+    env.filters.update(
+        num=_num,
+        pct=_pct,
+        iv=_iv,
+        thr=_threshold,
+        key=_sort_key,
+        parts=_parts,
+        andjoin=_and_join,
+        ivparts=_iv_parts,
+        pvalue=_pvalue,
+    )
+    env.tests["finite"] = _finite
     return env
 
 
@@ -366,9 +469,9 @@ def render_report(data: ReportData, *, title: str = "lmuq report", plots: bool =
 
     ``plots=False`` leaves the plots out (faster; the section then says so).
     """
-    from markupsafe import Markup
+    env = _environment()  # first: it names the `report` extra when jinja2 is missing
+    from markupsafe import Markup  # installed with jinja2
 
-    env = _environment()
     info = redact_settings(dict(data.run_info))
     if plots:
         figures, figures_note = report_figures(data)
@@ -377,6 +480,10 @@ def render_report(data: ReportData, *, title: str = "lmuq report", plots: bool =
     return env.get_template("report.html.j2").render(
         title=title,
         data=data,
+        small_n_answers=SMALL_N_ANSWERS,
+        small_n_class=SMALL_N_CLASS,
+        rank_identical=RANK_IDENTICAL,
+        rank_group={name: i for i, g in enumerate(data.rank_groups, 1) for name in g},
         model=_lookup(info, "model"),
         dataset=_lookup(info, "dataset"),
         settings=_flatten(info),

@@ -15,11 +15,46 @@ from lmuq.evaluation.metrics import accuracy_rejection_curve
 from lmuq.extras import require
 
 __all__ = [
+    "line_styles",
     "plot_accuracy_rejection",
     "plot_model_accuracies",
     "plot_reliability_diagram",
     "plot_roc_curves",
 ]
+
+
+#: Line colours: matplotlib's tab10 without its grey, which the reference lines use.
+_COLOURS = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:red",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+    "tab:cyan",
+)
+_STYLES = ("-", "--", "-.", ":")
+
+
+def line_styles(n: int) -> list[tuple[str, str]]:
+    """``n`` (colour, line style) pairs for curves drawn on one axes.
+
+    Colours cycle through 9 (tab10 without grey) and styles through 4 (solid, dashed,
+    dash-dot, dotted) together, so neighbours differ in both and no two of the first 36
+    share a colour *and* a style.
+    """
+    return [(_COLOURS[i % len(_COLOURS)], _STYLES[i % len(_STYLES)]) for i in range(n)]
+
+
+def _looks(
+    names: Mapping[str, object], styles: Mapping[str, tuple[str, str]] | None
+) -> dict[str, tuple[str, str]]:
+    """(colour, style) per name: ``styles``' own, the others in turn from the cycle."""
+    styles = dict(styles or {})
+    rest = [name for name in names if name not in styles]
+    return {**dict(zip(rest, line_styles(len(rest)), strict=True)), **styles}
 
 
 def _pyplot():
@@ -79,20 +114,34 @@ def plot_roc_curves(
     correct_indicators: Sequence[bool],
     title: str = "ROC: detecting correct answers",
     write_path: str | None = None,
+    styles: Mapping[str, tuple[str, str]] | None = None,
 ):
-    """ROC curve of each named confidence score (NaN scores dropped per scorer)."""
+    """ROC curve of each named confidence score (NaN scores dropped per scorer).
+
+    Each curve has its own colour and line style (:func:`line_styles`); ``styles`` gives
+    some names a (colour, line style) of their own instead (keep them out of the cycle's
+    colours to stay distinct)."""
     plt = _pyplot()
     from sklearn.metrics import roc_auc_score, roc_curve
 
     y = np.asarray(correct_indicators, dtype=int)
     fig, ax = plt.subplots(figsize=(6, 6))
+    looks = _looks(scores, styles)
     for name, values in scores.items():
         s = np.asarray(values, dtype=float)
         keep = np.isfinite(s)
         if len(np.unique(y[keep])) < 2:
             continue
         fpr, tpr, _ = roc_curve(y[keep], s[keep])
-        ax.plot(fpr, tpr, label=f"{name} (AUROC {roc_auc_score(y[keep], s[keep]):.3f})")
+        colour, style = looks[name]
+        ax.plot(
+            fpr,
+            tpr,
+            color=colour,
+            linestyle=style,
+            linewidth=1.8,
+            label=f"{name} (AUROC {roc_auc_score(y[keep], s[keep]):.3f})",
+        )
     ax.plot([0, 1], [0, 1], linestyle="--", color="gray", label="chance")
     ax.set_xlabel("False positive rate")
     ax.set_ylabel("True positive rate")
@@ -106,18 +155,24 @@ def plot_accuracy_rejection(
     correct_indicators: Sequence[bool],
     title: str = "Accuracy vs. fraction of answers kept",
     write_path: str | None = None,
+    styles: Mapping[str, tuple[str, str]] | None = None,
 ):
-    """Accuracy of the most confident answers against the fraction kept, per scorer."""
+    """Accuracy of the most confident answers against the fraction kept, per scorer.
+
+    Each curve has its own colour and line style (:func:`line_styles`); ``styles`` as in
+    :func:`plot_roc_curves`."""
     plt = _pyplot()
     y = np.asarray(correct_indicators, dtype=float)
     fig, ax = plt.subplots(figsize=(7, 5))
+    looks = _looks(scores, styles)
     for name, values in scores.items():
         s = np.asarray(values, dtype=float)
         keep = np.isfinite(s)
         if keep.sum() == 0:
             continue
         frac, acc = accuracy_rejection_curve(s[keep], y[keep])
-        ax.plot(frac, acc, label=name)
+        colour, style = looks[name]
+        ax.plot(frac, acc, color=colour, linestyle=style, linewidth=1.8, label=name)
     ax.axhline(y.mean(), linestyle="--", color="gray", label="no rejection")
     ax.set_xlabel("Fraction of answers kept")
     ax.set_ylabel("Accuracy of kept answers")

@@ -2,15 +2,19 @@
 
 Responses are R = [y, ỹ_1, …, ỹ_m] (the answer first). With ``use_best`` the judged answer
 becomes a member of the largest semantic cluster (see
-:func:`~lmuq.scoring.functional.semantic.largest_cluster_member`) and the other n − 1
-responses are its samples. Prompt-level scorers (semantic entropy, number of sets, EigV,
-KLE) do not depend on which response is judged.
+:func:`~lmuq.scoring.functional.semantic.largest_membership_member`, or UQLM's
+:func:`~lmuq.scoring.functional.semantic.most_repeated_or_longest` with
+``best_response="uqlm"``) and the other n − 1 responses are its samples. Prompt-level
+scorers (semantic entropy, number of sets, EigV, KLE) do not depend on which response is
+judged. The clustering rule is ``ScoringContext.clustering`` (lmuq's partition by default,
+UQLM 0.6's overlapping clusters with ``"uqlm"``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -29,6 +33,10 @@ __all__ = [
     "SPECS",
     "judged_response_index",
     "response_clusters",
+    "response_log_likelihoods",
+    "response_memberships",
+    "semantic_entropy_scorer",
+    "semantic_entropy_weighted_value",
 ]
 
 _E, _C = ENTAILMENT, CONTRADICTION
@@ -74,9 +82,30 @@ class _NLIEquivalence:
         self.view.prefetch((t[j], t[i]) for i, j in pairs if not self._first_decides(i, j))
 
 
+class _EitherEntails:
+    """UQLM 0.6's NLI match: the arg-max label of either direction is entailment (both
+    directions are asked together, as UQLM does)."""
+
+    def __init__(self, ctx: ScoringContext, ss: SampleSet, texts: list[str]) -> None:
+        self.view = ctx.view(ss)
+        self.texts = texts
+
+    def _entails(self, i: int, j: int) -> bool:
+        return int(np.argmax(self.view(self.texts[i], self.texts[j]))) == _E
+
+    def __call__(self, i: int, j: int) -> bool:
+        return self._entails(j, i) or self._entails(i, j)
+
+    def prefetch(self, pairs: list[tuple[int, int]]) -> None:
+        t = self.texts
+        self.view.prefetch([p for i, j in pairs for p in ((t[j], t[i]), (t[i], t[j]))])
+
+
 def _nli_equivalent(
     ctx: ScoringContext, ss: SampleSet, texts: list[str]
 ) -> Callable[[int, int], bool]:
+    if ctx.clustering == "uqlm":
+        return _EitherEntails(ctx, ss, texts)
     return _NLIEquivalence(ctx, ss, texts)
 
 
@@ -101,19 +130,45 @@ def _equivalence(
     return lambda i, j: bool(sims[i, j] >= ctx.embedding_threshold)
 
 
-def response_clusters(ss: SampleSet, ctx: ScoringContext) -> list[int]:
-    """Semantic cluster labels of [answer, samples...] under the context's equivalence."""
+def response_memberships(ss: SampleSet, ctx: ScoringContext) -> list[list[int]]:
+    """The semantic clusters of [answer, samples...] as memberships (one list of response
+    indices per cluster), under the context's equivalence and clustering rule; with
+    ``clustering="uqlm"`` a response can be in several clusters."""
     texts = _responses(ss)
-    return SF.cluster_responses(len(texts), _equivalence(ctx, ss, texts))
+    relation = _equivalence(ctx, ss, texts)
+    if ctx.clustering == "uqlm":
+        return SF.cluster_responses_every_match(len(texts), relation)
+    return SF.memberships_from_labels(SF.cluster_responses(len(texts), relation))
+
+
+def response_clusters(ss: SampleSet, ctx: ScoringContext) -> list[int]:
+    """Semantic cluster labels of [answer, samples...] under the context's equivalence;
+    with ``clustering="uqlm"``, each response's first cluster (see
+    :func:`response_memberships` for all of them)."""
+    labels = [-1] * (len(ss.samples) + 1)
+    for k, members in reversed(list(enumerate(response_memberships(ss, ctx)))):
+        for i in members:
+            labels[i] = k
+    return labels
 
 
 def judged_response_index(ss: SampleSet, ctx: ScoringContext) -> int:
     """Which of [answer, samples...] the consistency scorers judge: 0 (the answer), or with
-    ``ctx.use_best`` a member of the largest semantic cluster
-    (:func:`~lmuq.scoring.functional.semantic.largest_cluster_member`)."""
+    ``ctx.use_best`` a member of the largest semantic cluster: the answer when it is in it,
+    else the cluster's first member
+    (:func:`~lmuq.scoring.functional.semantic.largest_membership_member`); with
+    ``best_response="uqlm"`` its most repeated text, else its longest
+    (:func:`~lmuq.scoring.functional.semantic.most_repeated_or_longest`), in the most
+    probable cluster by length-normalised token probability with ``"uqlm_tokenprob"``."""
     if not ctx.use_best or not ss.samples:
         return 0
-    return SF.largest_cluster_member(response_clusters(ss, ctx))
+    memberships = response_memberships(ss, ctx)
+    if ctx.best_response == "uqlm":
+        return SF.most_repeated_or_longest(memberships, _responses(ss))
+    if ctx.best_response == "uqlm_tokenprob":
+        probs = SF.cluster_probabilities(memberships, response_log_likelihoods(ss, True))
+        return SF.most_repeated_or_longest(memberships, _responses(ss), probs)
+    return SF.largest_membership_member(memberships)
 
 
 def _focus(ss: SampleSet, ctx: ScoringContext) -> tuple[int, str, list[str]]:
@@ -160,34 +215,46 @@ def _nli_pairwise(kind: str):
     return compute
 
 
+def _negentropy(se: float, n: int) -> float:
+    """1 − SE / log n, n the number of responses clustered (UQLM: log(m + 1)); 1 for n = 1."""
+    return 1.0 if n == 1 else min(1.0, max(0.0, 1.0 - se / math.log(n)))
+
+
 def _semantic_negentropy(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
-    labels = response_clusters(ss, ctx)
+    memberships = response_memberships(ss, ctx)
+    se = SF.membership_entropy(memberships)
     return ScoreValue(
-        SF.normalized_semantic_negentropy(labels),
-        {
-            "semantic_entropy_nats": SF.semantic_entropy_discrete(labels),
-            "num_semantic_sets": float(max(labels) + 1),
-        },
+        _negentropy(se, len(ss.samples) + 1),
+        {"semantic_entropy_nats": se, "num_semantic_sets": float(len(memberships))},
     )
 
 
 def _semantic_sets_confidence(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
-    labels = response_clusters(ss, ctx)
-    return ScoreValue(
-        SF.semantic_sets_confidence(labels), {"num_semantic_sets": float(max(labels) + 1)}
-    )
+    k, n = len(response_memberships(ss, ctx)), len(ss.samples) + 1
+    return ScoreValue(1.0 if n == 1 else (n - k) / (n - 1), {"num_semantic_sets": float(k)})
+
+
+def response_log_likelihoods(ss: SampleSet, length_normalize: bool = True) -> list[float]:
+    """ℓ_i (or ℓ_i / L_i) of [answer, samples...], validated."""
+    out = []
+    for i, g in enumerate([ss.answer, *ss.samples]):
+        lp = check_logprobs(g.logprobs, "the answer" if i == 0 else f"sample {i - 1}")
+        out.append(float(lp.sum()) / (lp.size if length_normalize else 1))
+    return out
+
+
+def semantic_entropy_weighted_value(
+    ss: SampleSet, ctx: ScoringContext, length_normalize: bool = True
+) -> tuple[float, float]:
+    """(confidence 1 − SE / log n, SE in nats) of the probability-weighted semantic entropy
+    over the context's clusters, with ℓ_i / L_i (Farquhar et al. 2024) or ℓ_i."""
+    ll = response_log_likelihoods(ss, length_normalize)
+    se = SF.membership_entropy(response_memberships(ss, ctx), ll)
+    return _negentropy(se, len(ll)), se
 
 
 def _semantic_entropy_weighted(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
-    gens = [ss.answer, *ss.samples]
-    ll = []
-    for i, g in enumerate(gens):
-        lp = check_logprobs(g.logprobs, "the answer" if i == 0 else f"sample {i - 1}")
-        ll.append(lp.sum() / lp.size)  # length-normalised, as Farquhar et al. 2024
-    labels = response_clusters(ss, ctx)
-    se = SF.semantic_entropy_weighted(labels, ll)
-    n = len(labels)
-    conf = 1.0 if n == 1 else min(1.0, max(0.0, 1.0 - se / math.log(n)))
+    conf, se = semantic_entropy_weighted_value(ss, ctx)
     return ScoreValue(conf, {"semantic_entropy_weighted_nats": se})
 
 
@@ -440,3 +507,24 @@ BLACKBOX_SCORERS: dict[str, ScorerSpec] = {s.name: s for s in SPECS}
 NLI_SCORERS = frozenset(s.name for s in SPECS if "nli" in s.needs)
 #: Scorers that read NLI only through clustering (so a non-NLI equivalence replaces it).
 CLUSTER_ONLY = frozenset({"semantic_negentropy", "semantic_sets_confidence", "semantic_entropy"})
+
+
+def semantic_entropy_scorer(
+    length_normalize: bool = True, *, name: str = "semantic_entropy"
+) -> ScorerSpec:
+    """Probability-weighted semantic entropy with the response probabilities chosen:
+    ℓ_i / L_i (``length_normalize``, Farquhar et al. 2024 and UQLM's default; the registry's
+    ``semantic_entropy``) or ℓ_i. UQLM's white-box ``semantic_negentropy`` is this scorer
+    (its "tokenprob" semantic entropy) under that name."""
+
+    def compute(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+        conf, se = semantic_entropy_weighted_value(ss, ctx, length_normalize)
+        return ScoreValue(conf, {"semantic_entropy_weighted_nats": se})
+
+    ell = "ℓ_i/L_i" if length_normalize else "ℓ_i"
+    return replace(
+        BLACKBOX_SCORERS["semantic_entropy"],
+        name=name,
+        compute=compute,
+        confidence_map=(f"1 − SE / log n, SE = −Σ_C p(C) log p(C), p(C) ∝ Σ_{{i∈C}} exp({ell})"),
+    )

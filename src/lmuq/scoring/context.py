@@ -18,7 +18,7 @@ from lmuq.scoring.functional.consistency import normalize_answer
 from lmuq.statistics.judges import ForcedLogprobs, JudgeReplies
 from lmuq.types import Generation, SampleSet, SamplingParams
 
-__all__ = ["Equivalence", "ScoringContext", "Similarity"]
+__all__ = ["BestResponse", "Clustering", "Equivalence", "ScoringContext", "Similarity"]
 
 #: How semantic clustering decides that two responses mean the same thing.
 #: "nli": bidirectional entailment with an NLI model (strict or lenient);
@@ -26,6 +26,21 @@ __all__ = ["Equivalence", "ScoringContext", "Similarity"]
 #: "numeric": equal final numbers (falls back to normalized match when either has none);
 #: "embedding": sentence-embedding cosine similarity >= ``embedding_threshold``.
 Equivalence = Literal["nli", "normalized_match", "numeric", "embedding"]
+
+#: How responses are grouped into semantic clusters (see
+#: :mod:`lmuq.scoring.functional.semantic`): "first_match" (default): each response joins
+#: the first cluster whose representative it is equivalent to (a partition; Kuhn et al.
+#: 2023); "uqlm": UQLM 0.6's rule: with NLI, two responses match when *either* direction's
+#: arg-max label is entailment (``strict_entailment`` is not used), and a response joins
+#: every cluster it matches.
+Clustering = Literal["first_match", "uqlm"]
+
+#: Which response ``use_best`` judges: "prefer_answer" (default): in the largest cluster,
+#: the original answer when it is a member, else the cluster's first member; "uqlm": UQLM
+#: 0.6's choice, the most repeated text of the largest cluster, else its longest;
+#: "uqlm_tokenprob": the same in the most probable cluster, p(C) ∝ Σ_{i∈C} exp(ℓ_i/L_i)
+#: (UQLM's ``best_response_selection="tokenprob"``; needs every response's log-probs).
+BestResponse = Literal["prefer_answer", "uqlm", "uqlm_tokenprob"]
 
 #: How CoCoA and SAR measure the graded similarity s(a, b) ∈ [0, 1] of two texts (their
 #: papers use an STS cross-encoder; see :mod:`lmuq.scoring.functional.similarity`):
@@ -46,10 +61,14 @@ class ScoringContext:
         strict_entailment: strict (both directions entail; Farquhar et al. 2024, default) or
             lenient (neither direction contradicts; Kuhn et al. 2023's code).
         condition_on_question: prefix the prompt to both NLI texts (Farquhar et al. 2024).
+        question_separator: what joins the prompt and the text when conditioning (``" "``
+            by default; UQLM's ``prompts_in_nli`` uses ``"\\n"``).
         equivalence: the clustering relation (see :data:`Equivalence`).
         embedding_threshold: cosine threshold of the "embedding" equivalence.
         use_best: judge the largest semantic cluster's member instead of the original
             answer (UQLM's ``use_best``).
+        clustering: the clustering rule (see :data:`Clustering`).
+        best_response: which member ``use_best`` judges (see :data:`BestResponse`).
         exact_match_normalizer: what ``exact_match`` applies to both sides before comparing
             (default :func:`~lmuq.scoring.functional.consistency.normalize_answer`; None
             compares raw strings, UQLM's behaviour, as ``exact_match_raw`` always does).
@@ -72,9 +91,12 @@ class ScoringContext:
     bleurt: Any = None
     strict_entailment: bool = True
     condition_on_question: bool = False
+    question_separator: str = " "
     equivalence: Equivalence = "nli"
     embedding_threshold: float = 0.9
     use_best: bool = False
+    clustering: Clustering = "first_match"
+    best_response: BestResponse = "prefer_answer"
     exact_match_normalizer: Callable[[str], str] | None = normalize_answer
     similarity: Similarity = "embedding"
     decode_token: Callable[[int], str] | None = None
@@ -88,6 +110,21 @@ class ScoringContext:
             raise ValueError(
                 "equivalence must be one of 'nli', 'normalized_match', 'numeric', 'embedding'; "
                 f"got {self.equivalence!r}"
+            )
+        if self.clustering not in ("first_match", "uqlm"):
+            raise ValueError(
+                f"clustering must be 'first_match' or 'uqlm' (UQLM 0.6's rule), got "
+                f"{self.clustering!r}"
+            )
+        if self.best_response not in ("prefer_answer", "uqlm", "uqlm_tokenprob"):
+            raise ValueError(
+                "best_response must be 'prefer_answer', 'uqlm' or 'uqlm_tokenprob' (UQLM 0.6's "
+                f"choices), got "
+                f"{self.best_response!r}"
+            )
+        if not isinstance(self.question_separator, str):
+            raise TypeError(
+                f"question_separator must be a str, got {type(self.question_separator).__name__}"
             )
         if self.similarity not in ("embedding", "nli"):
             raise ValueError(f"similarity must be 'embedding' or 'nli', got {self.similarity!r}")
@@ -140,4 +177,5 @@ class ScoringContext:
             self.nli,
             ss.prompt if self.condition_on_question else None,
             compute=self.compute_statistics,
+            separator=self.question_separator,
         )

@@ -320,6 +320,8 @@ def _score_rows(
             "equivalence": ctx.equivalence,
             "strict_entailment": ctx.strict_entailment,
             "use_best": ctx.use_best,
+            "clustering": ctx.clustering,
+            "best_response": ctx.best_response,
             "condition_on_question": ctx.condition_on_question,
             "similarity": ctx.similarity,
             "nli_model": getattr(ctx.nli, "name", None),

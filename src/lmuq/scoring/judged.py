@@ -21,8 +21,8 @@ decode greedily (temperature 0) by default, so a verdict is reproducible.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -32,10 +32,16 @@ from lmuq.scoring.functional.llm_judge import (
     JudgeScale,
     PanelAggregate,
     judge_prompt,
+    keyword_score,
     panel_aggregate,
+    parse_explanation,
     parse_judge_output,
 )
-from lmuq.scoring.functional.p_true import p_true_from_logprobs, p_true_prompt
+from lmuq.scoring.functional.p_true import (
+    p_true_from_first_token,
+    p_true_from_logprobs,
+    p_true_prompt,
+)
 from lmuq.scoring.functional.verbalized_confidence import (
     parse_verbalized_confidence,
     verbalized_confidence_prompt,
@@ -55,7 +61,7 @@ __all__ = [
     "verbalized_confidence_scorer",
 ]
 
-PTrueMethod = Literal["auto", "teacher_forced", "top_logprobs"]
+PTrueMethod = Literal["auto", "teacher_forced", "top_logprobs", "first_token"]
 
 VERBALIZED_PARAMS = SamplingParams(temperature=0.0, max_new_tokens=32)
 JUDGE_PARAMS = SamplingParams(temperature=0.0, max_new_tokens=64)
@@ -72,6 +78,7 @@ class JudgedScore:
         output: the judge's reply text (``None`` for teacher-forced P(True)).
         prompt: the prompt sent to the judge (``None`` for a panel row).
         judges: a panel row's per-judge results, in judge order.
+        explanation: the judge's stated reason, when it was asked for one.
     """
 
     value: float
@@ -79,6 +86,7 @@ class JudgedScore:
     output: str | None = None
     prompt: str | None = None
     judges: tuple[JudgedScore, ...] = ()
+    explanation: str | None = None
 
 
 def _value(score: JudgedScore) -> ScoreValue:
@@ -100,6 +108,7 @@ def _text_judge(
     read: Callable[[str], float | None],
     judge: Any,
     params: SamplingParams,
+    explain: Callable[[str], str | None] | None = None,
 ) -> Callable[[SampleSet, ScoringContext], ScoreValue]:
     def compute(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
         backend = ctx.judge_for(judge, scorer)
@@ -110,10 +119,11 @@ def _text_judge(
                 JudgedScore(math.nan, f"judge call failed: {gen.error}", gen.text, prompt)
             )
         value = read(gen.text)
+        why_not = explain(gen.text) if explain is not None else None
         if value is None:
             why = f"could not read a score from the reply {gen.text[:120]!r}"
-            return _value(JudgedScore(math.nan, why, gen.text, prompt))
-        return _value(JudgedScore(float(value), None, gen.text, prompt))
+            return _value(JudgedScore(math.nan, why, gen.text, prompt, explanation=why_not))
+        return _value(JudgedScore(float(value), None, gen.text, prompt, explanation=why_not))
 
     return compute
 
@@ -167,24 +177,72 @@ def llm_judge_scorer(
     scale: JudgeScale = "ternary",
     params: SamplingParams = JUDGE_PARAMS,
     name: str = "llm_judge",
+    explanations: bool = False,
+    context: str | None = None,
+    instruction: str | None = None,
+    keywords_to_scores: Mapping[float, Sequence[str]] | None = None,
 ) -> ScorerSpec:
     """A judge grades the answer (UQLM's ``LLMJudge``): ``"ternary"`` (correct = 1,
-    partially correct or uncertain = 0.5, incorrect = 0), ``"binary"`` or ``"continuous"``.
-    With a ``SampleSet.reference`` the judge compares against that reference answer."""
-    if scale not in ("binary", "ternary", "continuous"):
-        raise ValueError(f"scale must be 'binary', 'ternary' or 'continuous', got {scale!r}")
+    partially correct or uncertain = 0.5, incorrect = 0), ``"binary"``, ``"continuous"`` or
+    ``"likert"`` (1–5, read as (s − 1) / 4). With a ``SampleSet.reference`` the judge
+    compares against that reference answer.
+
+    ``explanations`` asks for an ``Explanation:`` line, kept in ``JudgedScore.explanation``
+    (the judge then gets at least 256 new tokens); ``context`` opens the prompt (UQLM's
+    ``additional_context``). A custom template: ``instruction`` replaces the scale's
+    instruction and ``keywords_to_scores`` (UQLM's ``keywords_to_scores_dict``) reads the
+    verdict (:func:`~lmuq.scoring.functional.llm_judge.keyword_score`)."""
+    if scale not in ("binary", "ternary", "continuous", "likert"):
+        raise ValueError(
+            f"scale must be 'binary', 'ternary', 'continuous' or 'likert', got {scale!r}"
+        )
+    if keywords_to_scores is not None:
+        if not isinstance(keywords_to_scores, Mapping) or not keywords_to_scores:
+            raise TypeError("keywords_to_scores must be a non-empty mapping score -> keywords")
+        for v, ks in keywords_to_scores.items():
+            if not (isinstance(v, (int, float)) and 0 <= float(v) <= 1):
+                raise ValueError(f"keywords_to_scores keys are scores in [0, 1], got {v!r}")
+            if isinstance(ks, str) or not all(isinstance(k, str) and k.strip() for k in ks):
+                raise TypeError(f"keywords_to_scores[{v!r}] must be a list of non-empty str")
+    if instruction is not None and (not isinstance(instruction, str) or not instruction.strip()):
+        raise ValueError("instruction must be a non-empty str")
+    if explanations and params.max_new_tokens < 256:
+        params = replace(params, max_new_tokens=256)
+
+    def read(text: str) -> float | None:
+        if keywords_to_scores is not None:
+            return keyword_score(text, keywords_to_scores)
+        verdict = text.split("Explanation:")[0] if explanations else text
+        return parse_judge_output(verdict, scale)
+
     compute = _text_judge(
         name,
-        lambda ss: judge_prompt(ss.prompt, ss.answer.text, reference=ss.reference, scale=scale),
-        lambda text: parse_judge_output(text, scale),
+        lambda ss: judge_prompt(
+            ss.prompt,
+            ss.answer.text,
+            reference=ss.reference,
+            scale=scale,
+            explanations=explanations,
+            context=context,
+            instruction=instruction,
+        ),
+        read,
         judge,
         params,
+        parse_explanation if explanations else None,
     )
     return _spec(
         name,
         compute,
         {"answer", "judge"},
-        f"the judge's {scale} verdict: correct 1, partially correct / uncertain 0.5, incorrect 0",
+        "the judge's verdict: "
+        + (
+            "a custom template's keyword scores"
+            if keywords_to_scores is not None
+            else f"{scale}; correct 1, partially correct / uncertain 0.5, incorrect 0"
+            if scale != "likert"
+            else "likert 1..5 as (s − 1) / 4"
+        ),
         "Bouchard & Chauhan 2025 (UQLM LLMJudge); Zheng et al. 2023 (LLM-as-a-judge)",
         "A judge model grades the answer.",
     )
@@ -250,6 +308,30 @@ def _topk_p_true(
     return JudgedScore(value, None, gen.text, prompt)
 
 
+def _first_token_p_true(
+    gen: Generation, prompt: str, true_option: str, false_option: str
+) -> JudgedScore:
+    if gen.failed:
+        return JudgedScore(math.nan, f"judge call failed: {gen.error}", gen.text, prompt)
+    if gen.tokens is None or gen.logprobs is None or gen.num_tokens == 0:
+        why = "the backend returned no token log-probs for the reply"
+        return JudgedScore(math.nan, why, gen.text, prompt)
+    try:
+        value = p_true_from_first_token(
+            gen.tokens[0],
+            float(gen.logprobs[0]),
+            true_options=(true_option,),
+            false_options=(false_option,),
+        )
+    except ValueError as exc:
+        return JudgedScore(math.nan, f"first-token P(True) unavailable: {exc}", gen.text, prompt)
+    return JudgedScore(value, None, gen.text, prompt)
+
+
+def _has_top_ids(gen: Generation) -> bool:
+    return gen.top_token_ids is not None and gen.top_logprobs is not None
+
+
 def p_true_scorer(
     judge: Any = None,
     *,
@@ -260,6 +342,7 @@ def p_true_scorer(
     topk_missing: Literal["bound", "zero"] = "bound",
     params: SamplingParams = P_TRUE_PARAMS,
     name: str = "p_true",
+    prompt: Callable[[str, str, Sequence[str] | None], str] | None = None,
 ) -> ScorerSpec:
     """P(True) of Kadavath et al. 2022: the model's probability that its answer is true.
 
@@ -273,13 +356,21 @@ def p_true_scorer(
     (any judge that records top-k log-probs with token ids: the first generated token's
     top-k, every token whose text is an option counting for it; a missing option gets the
     smallest top-k log-prob with ``topk_missing="bound"``, probability 0 with ``"zero"``),
-    or ``"auto"`` (teacher-forced when the judge can).
+    ``"first_token"`` (any judge that returns the reply's token log-probs, e.g. a chat API
+    that gives no top-k token ids: p of the first generated token when it is the True
+    option, 1 − p when it is the False option, see
+    :func:`~lmuq.scoring.functional.p_true.p_true_from_first_token`), or ``"auto"``
+    (teacher-forced when the judge can, else top-k when the reply has top-k token ids and a
+    decoder is at hand, else first-token). ``prompt`` replaces the prompt builder
+    ``(question, answer, samples) -> str`` (e.g.
+    :func:`~lmuq.scoring.functional.p_true.p_true_prompt_uqlm` with options True / False).
     """
     if topk_missing not in ("bound", "zero"):
         raise ValueError(f"topk_missing must be 'bound' or 'zero', got {topk_missing!r}")
-    if method not in ("auto", "teacher_forced", "top_logprobs"):
+    if method not in ("auto", "teacher_forced", "top_logprobs", "first_token"):
         raise ValueError(
-            f"method must be 'auto', 'teacher_forced' or 'top_logprobs', got {method!r}"
+            "method must be 'auto', 'teacher_forced', 'top_logprobs' or 'first_token', got "
+            f"{method!r}"
         )
     for what, opt in (("true_option", true_option), ("false_option", false_option)):
         if not isinstance(opt, str) or not opt.strip():
@@ -293,13 +384,23 @@ def p_true_scorer(
             "(e.g. TransformersBackend); use method='top_logprobs'"
         )
 
+    build = p_true_prompt if prompt is None else prompt
+    if not callable(build):
+        raise TypeError("prompt must be a callable (question, answer, samples) -> str")
+
     def compute(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
         backend = ctx.judge_for(judge, name)
-        prompt = p_true_prompt(ss.prompt, ss.answer.text, _ideas(ss))
+        prompt = build(ss.prompt, ss.answer.text, _ideas(ss))
         forced = method == "teacher_forced" or (method == "auto" and _can_force(backend))
         if not forced:
             gen = ctx.judge_reply(backend, params, prompt)
-            found = _topk_p_true(gen, prompt, _decoder(backend, decode), t_opt, f_opt, topk_missing)
+            decoder = _decoder(backend, decode)
+            first = method == "first_token" or (
+                method == "auto" and not (gen.failed or (_has_top_ids(gen) and decoder))
+            )
+            if first:
+                return _value(_first_token_p_true(gen, prompt, t_opt, f_opt))
+            found = _topk_p_true(gen, prompt, decoder, t_opt, f_opt, topk_missing)
             return _value(found)
         if not _can_force(backend):
             raise TypeError(

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Literal
 
 import numpy as np
 
@@ -29,7 +31,16 @@ from lmuq.scoring.functional import whitebox as F
 from lmuq.scoring.spec import ScorerSpec, ScoreValue
 from lmuq.types import Generation, SampleSet, check_logprobs
 
-__all__ = ["MODEL_FREE", "SIMILARITY_SCORERS", "SPECS", "WHITEBOX_SCORERS"]
+__all__ = [
+    "MODEL_FREE",
+    "SIMILARITY_SCORERS",
+    "SPECS",
+    "WHITEBOX_SCORERS",
+    "consistency_and_confidence_scorer",
+    "monte_carlo_probability_scorer",
+    "semantic_density_scorer",
+    "sequence_probability_scorer",
+]
 
 _INF = math.inf
 
@@ -583,3 +594,121 @@ MODEL_FREE = frozenset(s.name for s in SPECS if s.needs.isdisjoint(_MODELS))
 SIMILARITY_SCORERS = frozenset(
     {"cocoa_msp", "cocoa_ppl", "cocoa_entropy", "token_sar", "sentence_sar", "sar"}
 )
+
+
+# ------------------------------------------------- parametrised forms (UQLM's options)
+#
+# UQLM's WhiteBoxUQ takes ``length_normalize`` (default True) for the response
+# probabilities of sequence_probability, monte_carlo_probability, consistency_and_confidence,
+# semantic_negentropy and semantic_density; these factories make the specs with the choice
+# bound, under the name the caller gives (the registry keeps lmuq's fixed forms).
+
+
+def _derived(base: ScorerSpec, name: str, compute, conf_map: str, summary: str, **kw) -> ScorerSpec:
+    return replace(base, name=name, compute=compute, confidence_map=conf_map, summary=summary, **kw)
+
+
+def sequence_probability_scorer(
+    length_normalize: bool = True, *, name: str = "sequence_probability"
+) -> ScorerSpec:
+    """The answer's probability: exp(ℓ/L) with ``length_normalize`` (UQLM's default for
+    its ``sequence_probability``; lmuq's registry calls it ``normalized_probability``), else
+    exp(ℓ) (the registry's ``sequence_probability``)."""
+    base = WHITEBOX_SCORERS[
+        "normalized_probability" if length_normalize else "sequence_probability"
+    ]
+    return replace(base, name=name)
+
+
+def monte_carlo_probability_scorer(
+    length_normalize: bool = True,
+    *,
+    include_answer: bool = True,
+    name: str = "monte_carlo_probability",
+) -> ScorerSpec:
+    """Mean probability of the responses, (1/n) Σ_i p(r_i) over R = [y, ỹ_1..ỹ_m] with
+    ``include_answer`` (UQLM's ``monte_carlo_probability``), else over the m samples (the
+    registry's form); p(r) = exp(ℓ/L) with ``length_normalize``, else exp(ℓ)."""
+
+    def compute(ss: SampleSet, ctx: object = None) -> ScoreValue:
+        gens = [ss.answer, *ss.samples] if include_answer else list(ss.samples)
+        lps = [g.logprobs for g in gens]
+        return ScoreValue(
+            F.monte_carlo_sequence_probability(lps, length_normalized=length_normalize)
+        )
+
+    over = "y and the samples" if include_answer else "the samples"
+    p = "exp(ℓ/L)" if length_normalize else "exp(ℓ)"
+    needs = {"sample_logprobs", "answer_logprobs"} if include_answer else {"sample_logprobs"}
+    return _derived(
+        WHITEBOX_SCORERS["monte_carlo_probability"],
+        name,
+        compute,
+        f"mean of p(r) = {p} over {over}",
+        f"Mean probability of {over}.",
+        needs=frozenset(needs),
+    )
+
+
+def consistency_and_confidence_scorer(
+    length_normalize: bool = True, *, name: str = "consistency_and_confidence"
+) -> ScorerSpec:
+    """UQLM's consistency_and_confidence with its ``length_normalize``: p(y) · (1/m) Σ_j
+    (cos(e(y), e(ỹ_j)) + 1) / 2, p(y) = exp(ℓ/L) (default) or exp(ℓ)."""
+
+    def compute(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+        if length_normalize:
+            return _consistency_and_confidence(ss, ctx)
+        lp = check_logprobs(ss.answer.logprobs, "the answer")
+        # exp(ℓ/1) = exp(ℓ): the same product with the unnormalised probability
+        flat = replace(ss, answer=Generation(ss.answer.text, logprobs=np.array([lp.sum()])))
+        return _consistency_and_confidence(flat, ctx)
+
+    p = "exp(ℓ(y)/L)" if length_normalize else "exp(ℓ(y))"
+    return _derived(
+        WHITEBOX_SCORERS["consistency_and_confidence"],
+        name,
+        compute,
+        f"{p} · (1/m) Σ_j (cos(e(y), e(ỹ_j)) + 1) / 2",
+        WHITEBOX_SCORERS["consistency_and_confidence"].summary,
+    )
+
+
+def semantic_density_scorer(
+    references: Literal["unique", "all"] = "unique",
+    length_normalize: bool = True,
+    *,
+    name: str = "semantic_density",
+) -> ScorerSpec:
+    """Semantic density with the references chosen: ``"unique"`` (Qiu & Miikkulainen 2024,
+    the registry's form: each distinct sampled text once) or ``"all"`` (UQLM 0.6: every
+    sample, duplicates counted with their own weight); weights p̃_i = p(ỹ_i)^(1/L_i) with
+    ``length_normalize`` (both), else p(ỹ_i)."""
+    if references not in ("unique", "all"):
+        raise ValueError(f"references must be 'unique' or 'all' (UQLM's), got {references!r}")
+
+    def compute(ss: SampleSet, ctx: ScoringContext) -> ScoreValue:
+        texts, weights = [], []
+        seen: set[str] = set()
+        for j, s in enumerate(_need_samples(ss, name)):
+            lp = check_logprobs(s.logprobs, f"sample {j}")
+            if references == "unique" and s.text in seen:
+                continue
+            seen.add(s.text)
+            texts.append(s.text)
+            weights.append(float(lp.sum()) / (lp.size if length_normalize else 1))
+        view = ctx.view(ss)
+        answer = ss.answer.text
+        view.prefetch((answer, r) for r in texts)
+        probs = np.stack([view(answer, r) for r in texts])
+        return ScoreValue(SDF.semantic_density(probs, weights))
+
+    over = "unique samples" if references == "unique" else "all samples"
+    p = "p(ỹ_i)^(1/L_i)" if length_normalize else "p(ỹ_i)"
+    return _derived(
+        WHITEBOX_SCORERS["semantic_density"],
+        name,
+        compute,
+        f"Σ_i p̃_i K_i / Σ_i p̃_i over {over}, K_i = 1 − p_c(y→ỹ_i) − p_n(y→ỹ_i)/2, p̃_i = {p}",
+        WHITEBOX_SCORERS["semantic_density"].summary,
+    )

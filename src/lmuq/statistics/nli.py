@@ -70,8 +70,9 @@ class NLIModel(Protocol):
     def predict_proba(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray: ...
 
 
-def condition_on_question(question: str, text: str) -> str:
-    """Prefix ``text`` with the question it answers: ``f"{question} {text}"``.
+def condition_on_question(question: str, text: str, separator: str = " ") -> str:
+    """Prefix ``text`` with the question it answers: ``question + separator + text``
+    (``separator`` a space by default; UQLM's ``prompts_in_nli`` uses a newline).
 
     Farquhar et al. (2024, "Detecting hallucinations in large language models using semantic
     entropy", Nature) feed the NLI model each answer *together with the question*, so that
@@ -83,7 +84,7 @@ def condition_on_question(question: str, text: str) -> str:
             f"question and text must be str, got {type(question).__name__} "
             f"and {type(text).__name__}"
         )
-    return f"{question} {text}"
+    return f"{question}{separator}{text}"
 
 
 def label_order_from_config(id2label: Mapping[int | str, str]) -> tuple[int, int | None, int]:
@@ -163,9 +164,19 @@ class HFNLIModel:
             ``bench/bench_nli_int8.py``. The model's ``name`` gets an ``#int8`` suffix so its
             cached results never mix with the float model's.
 
+        dedupe_inputs: run each distinct *model input* once. Pairs are keyed on their
+            token ids after the tokenizer's own normalisation and truncation, so two text
+            pairs the model cannot tell apart (``"145"`` and ``"145 \\n"``, case under an
+            uncased tokenizer, texts that differ only past ``max_length``) cost one row. Exact:
+            the model sees the same ids either way. ``False`` runs every pair given.
+
+    Pairs are batched by token length (longest first), so a batch pads only to the spread of
+    its own lengths and there is at most one partial batch per call.
+
     The output column order is read from ``model.config.id2label``; results are always in the
-    canonical (entailment, neutral, contradiction) order. Public counters: ``pairs_run``
-    (pairs sent through the model) and ``forward_passes`` (model calls).
+    canonical (entailment, neutral, contradiction) order. Public counters: ``pairs_asked``
+    (pairs given to :meth:`predict_proba`), ``pairs_run`` (rows sent through the model) and
+    ``forward_passes`` (model calls).
     """
 
     def __init__(
@@ -177,6 +188,7 @@ class HFNLIModel:
         batch_size: int = 32,
         dtype: Any = None,
         quantize: str | None = None,
+        dedupe_inputs: bool = True,
     ) -> None:
         torch = require("torch", "hf", "NLI models")
         if quantize not in (None, "int8"):
@@ -223,6 +235,8 @@ class HFNLIModel:
             max_length = model_max
         self.max_length = max_length
         self.batch_size = batch_size
+        self.dedupe_inputs = bool(dedupe_inputs)
+        self.pairs_asked = 0
         self.pairs_run = 0
         self.forward_passes = 0
 
@@ -242,34 +256,52 @@ class HFNLIModel:
         check_pairs(premises, hypotheses)
         if len(premises) == 0:
             return np.zeros((0, 3), dtype=np.float64)
+        self.pairs_asked += len(premises)
+        enc = self.tokenizer(
+            list(premises),
+            list(hypotheses),
+            truncation="longest_first",
+            max_length=self.max_length,
+        )
+        fields = [k for k in enc if k != "attention_mask"]  # the mask follows from the ids
+        inputs = [tuple(tuple(enc[k][i]) for k in fields) for i in range(len(premises))]
+        if self.dedupe_inputs:
+            first: dict[tuple, int] = {}
+            inverse = np.array([first.setdefault(x, len(first)) for x in inputs], dtype=np.intp)
+            distinct = list(first)
+        else:
+            inverse = np.arange(len(inputs), dtype=np.intp)
+            distinct = inputs
+        probs = self._run(distinct, fields)
+        return probs[inverse]
+
+    def _run(self, inputs: Sequence[tuple], fields: Sequence[str]) -> np.ndarray:
+        """Probabilities of tokenised pairs, batched longest first (stable, so reproducible)."""
         torch = require("torch", "hf", "NLI models")
         ent, neu, con = self.label_order
         columns = [ent, con] if neu is None else [ent, neu, con]
-        out = np.empty((len(premises), 3), dtype=np.float64)
-        for start in range(0, len(premises), self.batch_size):
-            stop = start + self.batch_size
-            enc = self.tokenizer(
-                list(premises[start:stop]),
-                list(hypotheses[start:stop]),
-                truncation="longest_first",
-                max_length=self.max_length,
+        out = np.empty((len(inputs), 3), dtype=np.float64)
+        order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i][0]))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            batch = self.tokenizer.pad(
+                [dict(zip(fields, (list(v) for v in inputs[i]), strict=True)) for i in rows],
                 padding=True,
                 return_tensors="pt",
             )
-            enc = {k: v.to(self.model.device) for k, v in enc.items()}
+            batch = {k: v.to(self.model.device) for k, v in batch.items()}
             with torch.inference_mode():
-                logits = self.model(**enc).logits
+                logits = self.model(**batch).logits
             self.forward_passes += 1
             self.pairs_run += logits.shape[0]
             chosen = logits.float().cpu().numpy().astype(np.float64)[:, columns]
             chosen -= chosen.max(axis=1, keepdims=True)
             probs = np.exp(chosen)
             probs /= probs.sum(axis=1, keepdims=True)
-            block = out[start:stop]
             if neu is None:
-                block[:, ENTAILMENT] = probs[:, 0]
-                block[:, NEUTRAL] = 0.0
-                block[:, CONTRADICTION] = probs[:, 1]
+                out[rows, ENTAILMENT] = probs[:, 0]
+                out[rows, NEUTRAL] = 0.0
+                out[rows, CONTRADICTION] = probs[:, 1]
             else:
-                block[:] = probs
+                out[rows] = probs
         return out

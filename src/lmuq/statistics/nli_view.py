@@ -34,16 +34,26 @@ class NLIView:
     """NLI lookups for one prompt, optionally conditioned on the question.
 
     With ``question`` set, both texts are prefixed with it before they reach the model
-    (Farquhar et al. 2024 condition DeBERTa on the question this way).
+    (Farquhar et al. 2024 condition DeBERTa on the question this way), joined by
+    ``separator``.
     """
 
-    def __init__(self, cache: CachedNLI, question: str | None = None, compute: bool = True) -> None:
+    def __init__(
+        self,
+        cache: CachedNLI,
+        question: str | None = None,
+        compute: bool = True,
+        separator: str = " ",
+    ) -> None:
         self.cache = cache
         self.question = question
         self.compute = compute
+        self.separator = separator
 
     def _key(self, text: str) -> str:
-        return condition_on_question(self.question, text) if self.question else text
+        if not self.question:
+            return text
+        return condition_on_question(self.question, text, separator=self.separator)
 
     def __call__(self, premise: str, hypothesis: str) -> np.ndarray:
         if premise == hypothesis:

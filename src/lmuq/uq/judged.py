@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -45,11 +45,13 @@ from lmuq.twins import async_twin
 from lmuq.types import Generation, SampleSet, SamplingParams
 
 __all__ = [
+    "UQLM_TEMPLATES",
     "JudgedScore",
     "LLMJudge",
     "LLMPanel",
     "PTrueScorer",
     "VerbalizedConfidenceScorer",
+    "judge_scale",
 ]
 
 
@@ -194,17 +196,45 @@ class VerbalizedConfidenceScorer(_Judged):
         return verbalized_confidence_scorer(self.backend, params=self.params)
 
 
+#: UQLM's judge template names and the lmuq scale each is.
+UQLM_TEMPLATES: dict[str, JudgeScale] = {
+    "true_false_uncertain": "ternary",
+    "true_false": "binary",
+    "continuous": "continuous",
+    "likert": "likert",
+}
+
+
+def judge_scale(template: str) -> JudgeScale:
+    """The scale of a UQLM judge template name (``"true_false_uncertain"`` → ternary,
+    ``"true_false"`` → binary, ``"continuous"``, ``"likert"``) or of an lmuq scale name."""
+    if template in UQLM_TEMPLATES:
+        return UQLM_TEMPLATES[template]
+    if template in ("binary", "ternary", "continuous", "likert"):
+        return template  # type: ignore[return-value]
+    raise ValueError(
+        f"unknown judge scale or template {template!r}: choose from "
+        f"{', '.join(UQLM_TEMPLATES)} (UQLM) or binary, ternary, continuous, likert"
+    )
+
+
 class LLMJudge(_Judged):
-    """A judge model grades each answer (UQLM's ``LLMJudge``, without LangChain).
+    """A judge model grades each answer (UQLM's ``LLMJudge``).
 
     Args:
-        backend: the judge model, any lmuq backend.
+        backend: the judge model: any lmuq backend, or a LangChain chat model (wrapped).
         scale: ``"ternary"`` (default, UQLM's correct = 1 / partially correct or uncertain =
-            0.5 / incorrect = 0), ``"binary"`` (1 / 0) or ``"continuous"`` (a score in
-            [0, 1]). Prompt: :func:`~lmuq.scoring.functional.llm_judge.judge_prompt`; reader:
-            :func:`~lmuq.scoring.functional.llm_judge.parse_judge_output` (JSON, "Score: 0.8",
-            verdict words).
+            0.5 / incorrect = 0), ``"binary"`` (1 / 0), ``"continuous"`` (a score in
+            [0, 1]) or ``"likert"`` (1–5 as (s − 1) / 4); UQLM's template names are
+            accepted too (:func:`judge_scale`). Prompt:
+            :func:`~lmuq.scoring.functional.llm_judge.judge_prompt`; reader:
+            :func:`~lmuq.scoring.functional.llm_judge.parse_judge_output`.
         params: decoding for the judge call; greedy, 64 new tokens by default.
+        explanations: ask for an explanation (``JudgedScore.explanation``).
+        additional_context: text that opens every judge prompt (UQLM's).
+        instruction / keywords_to_scores: a custom template (UQLM's custom judging
+            templates and ``keywords_to_scores_dict``): the instruction replaces the
+            scale's, and the verdict is the score of the keyword found in the reply.
 
     With ``references`` (one per question) the judge compares against the reference answer.
     ``samples`` is unused.
@@ -215,19 +245,43 @@ class LLMJudge(_Judged):
     def __init__(
         self,
         backend: Any,
-        scale: JudgeScale = "ternary",
+        scale: JudgeScale | str = "ternary",
         params: SamplingParams | None = None,
+        *,
+        explanations: bool = False,
+        additional_context: str | None = None,
+        instruction: str | None = None,
+        keywords_to_scores: Mapping[float, Sequence[str]] | None = None,
     ) -> None:
-        if scale not in ("binary", "ternary", "continuous"):
-            raise ValueError(f"scale must be 'binary', 'ternary' or 'continuous', got {scale!r}")
+        judge_scale(scale)
         if params is not None and not isinstance(params, SamplingParams):
             raise TypeError(f"params must be SamplingParams, got {type(params).__name__}")
+        from lmuq.backends.langchain import is_langchain_chat_model
+
+        if is_langchain_chat_model(backend):
+            from lmuq.backends.resolve import as_backend
+
+            backend = as_backend(backend, owner="LLMJudge")
         self.backend = _check_backend(backend)
         self.scale = scale
         self.params = params or SamplingParams(temperature=0.0, max_new_tokens=64)
+        self.explanations = explanations
+        self.additional_context = additional_context
+        self.instruction = instruction
+        self.keywords_to_scores = keywords_to_scores
+        self.spec()  # validates the options now
 
     def spec(self, name: str = "llm_judge") -> ScorerSpec:
-        return llm_judge_scorer(self.backend, scale=self.scale, params=self.params, name=name)
+        return llm_judge_scorer(
+            self.backend,
+            scale=judge_scale(self.scale),
+            params=self.params,
+            name=name,
+            explanations=self.explanations,
+            context=self.additional_context,
+            instruction=self.instruction,
+            keywords_to_scores=self.keywords_to_scores,
+        )
 
 
 class PTrueScorer(_Judged):
@@ -269,10 +323,10 @@ class PTrueScorer(_Judged):
         )
         if method == "auto":
             method = "teacher_forced" if can_force else "top_logprobs"
-        if method == "top_logprobs":
+        if method in ("top_logprobs", "first_token"):
             _check_backend(backend)
         self.backend = backend
-        self.method: Literal["teacher_forced", "top_logprobs"] = method
+        self.method: PTrueMethod = method
         self.true_option = true_option.strip() if isinstance(true_option, str) else true_option
         self.false_option = false_option.strip() if isinstance(false_option, str) else false_option
         self.decode = decode

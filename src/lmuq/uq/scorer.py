@@ -20,7 +20,13 @@ from typing import Any, Literal
 
 from lmuq.results import UQResult
 from lmuq.scoring.blackbox import CLUSTER_ONLY, judged_response_index
-from lmuq.scoring.context import Equivalence, ScoringContext
+from lmuq.scoring.context import (
+    BestResponse,
+    Clustering,
+    Equivalence,
+    ScoringContext,
+    Similarity,
+)
 from lmuq.scoring.engine import ascore, required_statistics, score
 from lmuq.scoring.functional.consistency import normalize_answer
 from lmuq.scoring.registry import resolve_scorers
@@ -42,11 +48,24 @@ class UQScorer:
         strict_entailment: strict bidirectional entailment (Farquhar et al. 2024) or
             lenient (Kuhn et al. 2023).
         condition_on_question: prefix the prompt to both NLI texts.
+        question_separator: what joins the prompt and a text when conditioning (a space;
+            UQLM's ``prompts_in_nli`` uses a newline).
         embedding_threshold: cosine threshold of the ``"embedding"`` equivalence.
         use_best: judge a member of the largest semantic cluster instead of the answer,
             when a clustering scorer is requested (UQLM's rule).
+        clustering: ``"first_match"`` (default: each response joins one cluster) or
+            ``"uqlm"`` (UQLM 0.6's rule: either direction's entailment, every matching
+            cluster); see :data:`~lmuq.scoring.context.Clustering`.
+        best_response: which member ``use_best`` judges: ``"prefer_answer"`` (default) or
+            ``"uqlm"`` (the most repeated text of the largest cluster, else the longest).
         exact_match_normalizer: ``"default"`` (normalise case, spaces, punctuation,
             numbers), None (raw strings) or a callable.
+        similarity: the text similarity s(a, b) of CoCoA and SAR: ``"embedding"``
+            (sentence-embedding cosine clipped at 0, default) or ``"nli"``
+            ((p_e(a→b) + p_e(b→a)) / 2 with the NLI model, which then must be configured).
+        decode_token: a function from a token id to its text (e.g.
+            ``lambda i: tokenizer.decode([i])``) for ``ccp``, which reads the top-k
+            alternatives' text; None: ``ccp`` gives NaN and says why.
         judge: the default judge of the judged scorers (any lmuq backend).
         nli_model / embedder / bertscorer / bleurt: ready objects instead of loading.
         device: where models run (None: CUDA when available).
@@ -67,9 +86,14 @@ class UQScorer:
         equivalence: Equivalence = "nli",
         strict_entailment: bool = True,
         condition_on_question: bool = False,
+        question_separator: str = " ",
         embedding_threshold: float = 0.9,
         use_best: bool = False,
+        clustering: Clustering = "first_match",
+        best_response: BestResponse = "prefer_answer",
         exact_match_normalizer: Callable[[str], str] | Literal["default"] | None = "default",
+        similarity: Similarity = "embedding",
+        decode_token: Callable[[int], str] | None = None,
         judge: Any = None,
         nli_model: Any = None,
         embedder: Any = None,
@@ -92,9 +116,14 @@ class UQScorer:
         self.equivalence = equivalence
         self.strict_entailment = strict_entailment
         self.condition_on_question = condition_on_question
+        self.question_separator = question_separator
         self.embedding_threshold = embedding_threshold
         self.use_best = use_best
+        self.clustering = clustering
+        self.best_response = best_response
         self.exact_match_normalizer = exact_match_normalizer
+        self.similarity = similarity
+        self.decode_token = decode_token
         self.judge = judge
         self.device = device
         self.nli_batch_size = nli_batch_size
@@ -127,10 +156,15 @@ class UQScorer:
         options = {
             "strict_entailment": self.strict_entailment,
             "condition_on_question": self.condition_on_question,
+            "question_separator": self.question_separator,
             "equivalence": self.equivalence,
             "embedding_threshold": self.embedding_threshold,
             "use_best": self.applies_best,
+            "clustering": self.clustering,
+            "best_response": self.best_response,
             "exact_match_normalizer": normalize_answer if normalizer == "default" else normalizer,
+            "similarity": self.similarity,
+            "decode_token": self.decode_token,
             "judge": self.judge,
         }
         ScoringContext(**options)  # raises on a bad option, naming it
@@ -138,7 +172,7 @@ class UQScorer:
 
     def context(self) -> ScoringContext:
         """The scoring context: the models the scorers need loaded, the options set."""
-        self.statistics.require(required_statistics(self.specs, self.equivalence))
+        self.statistics.require(required_statistics(self.specs, self.equivalence, self.similarity))
         return ScoringContext(**self.statistics.context_statistics(), **self._options())
 
     def score(self, sample_sets: Sequence[SampleSet], *, progress: bool = False) -> UQResult:

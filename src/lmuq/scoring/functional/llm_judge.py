@@ -17,7 +17,7 @@ import math
 import numbers
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from lmuq.scoring.functional.stated_numbers import (
@@ -29,17 +29,21 @@ from lmuq.scoring.functional.stated_numbers import (
 from lmuq.types import check_str
 
 __all__ = [
+    "EXPLANATION_INSTRUCTION",
     "JudgeScale",
     "PanelAggregate",
     "judge_prompt",
+    "keyword_score",
+    "likert_value",
     "panel_aggregate",
+    "parse_explanation",
     "parse_judge_output",
 ]
 
-JudgeScale = Literal["binary", "ternary", "continuous"]
+JudgeScale = Literal["binary", "ternary", "continuous", "likert"]
 PanelAggregate = Literal["mean", "median", "min", "max"]
 
-_SCALES: tuple[str, ...] = ("binary", "ternary", "continuous")
+_SCALES: tuple[str, ...] = ("binary", "ternary", "continuous", "likert")
 _AGGREGATES: tuple[str, ...] = ("mean", "median", "min", "max")
 
 _SCALE_INSTRUCTIONS: dict[str, str] = {
@@ -56,7 +60,19 @@ _SCALE_INSTRUCTIONS: dict[str, str] = {
         "(certainly wrong) and 1.0 (certainly right). Reply only in this format:\n"
         "Score: <number between 0.0 and 1.0>"
     ),
+    "likert": (
+        "Rate the correctness of the proposed answer on a scale from 1 to 5: 1 = completely "
+        "incorrect, 2 = mostly incorrect, 3 = partially correct, 4 = mostly correct, 5 = "
+        "completely correct. Reply only in this format:\nScore: <1, 2, 3, 4 or 5>"
+    ),
 }
+
+#: Asked for after the verdict when explanations are wanted (read by
+#: :func:`parse_explanation`).
+EXPLANATION_INSTRUCTION = (
+    "Then, on a new line, briefly explain your verdict in this format:\n"
+    "Explanation: <one or two sentences>"
+)
 
 
 def _check_scale(scale: str) -> str:
@@ -70,28 +86,111 @@ def judge_prompt(
     answer: str,
     reference: str | None = None,
     scale: JudgeScale = "binary",
+    *,
+    explanations: bool = False,
+    context: str | None = None,
+    instruction: str | None = None,
 ) -> str:
     """The prompt asking a judge to grade ``answer`` to ``question`` on ``scale``.
 
     Formats asked for (what :func:`parse_judge_output` reads best): ``binary`` → one word,
     ``Correct`` / ``Incorrect``; ``ternary`` → ``Correct`` / ``Partially correct`` /
-    ``Incorrect``; ``continuous`` → ``Score: <0.0–1.0>``. With a ``reference`` answer the
-    judge is told to compare against it.
+    ``Incorrect``; ``continuous`` → ``Score: <0.0–1.0>``; ``likert`` → ``Score: <1–5>``
+    (UQLM's Likert template, read as (s − 1) / 4). With a ``reference`` answer the judge is
+    told to compare against it; ``explanations`` asks for an ``Explanation: ...`` line after
+    the verdict; ``context`` (UQLM's ``additional_context``) opens the prompt;
+    ``instruction`` (a custom template's instruction) replaces the scale's.
     """
     check_str(question, "question")
     check_str(answer, "answer")
     _check_scale(scale)
-    lines = [
-        "You are grading an answer to a question.",
-        f"Question: {question.strip()}",
-    ]
+    lines = ["You are grading an answer to a question."]
+    if context is not None:
+        lines.append(f"Context: {check_str(context, 'context').strip()}")
+    lines.append(f"Question: {question.strip()}")
     if reference is not None:
         lines.append(f"Reference answer: {check_str(reference, 'reference').strip()}")
     lines.append(f"Proposed answer: {answer.strip()}")
     if reference is not None:
         lines.append("Judge the proposed answer against the reference answer.")
-    lines.append(_SCALE_INSTRUCTIONS[scale])
+    lines.append(_SCALE_INSTRUCTIONS[scale] if instruction is None else instruction)
+    if explanations:
+        lines.append(EXPLANATION_INSTRUCTION)
     return "\n".join(lines)
+
+
+_EXPLANATION = re.compile(r"explanation\s*[:=]\s*(.+)", re.IGNORECASE | re.DOTALL)
+
+
+def parse_explanation(text: str) -> str | None:
+    """The explanation a judge gave: the text after ``Explanation:`` (stripped), or the
+    value of an ``"explanation"`` JSON key; ``None`` when there is none."""
+    check_str(text, "text")
+    for obj in _json_objects(text):
+        for k, v in obj.items():
+            if str(k).strip().lower() == "explanation" and isinstance(v, str) and v.strip():
+                return v.strip()
+    m = _EXPLANATION.search(text)
+    if m is None:
+        return None
+    out = m.group(1).strip().strip('"').strip()
+    return out or None
+
+
+_LIKERT_CUE = re.compile(r"\b(?:score|rating|grade)\s*[:=]?\s*\(?\s*([1-5])(?:\s*/\s*5)?\b", re.I)
+_LIKERT_ALONE = re.compile(r"^\s*\(?([1-5])\)?(?:[.\-:)\s]|$)")
+_LIKERT_PHRASES = (
+    ("completely incorrect", 0.0),
+    ("mostly incorrect", 0.25),
+    ("partially correct", 0.5),
+    ("mostly correct", 0.75),
+    ("completely correct", 1.0),
+)
+
+
+def keyword_score(text: str, keywords_to_scores: Mapping[float, Sequence[str]]) -> float | None:
+    """A custom template's verdict: the score of the keyword found in ``text`` (UQLM's
+    ``keywords_to_scores_dict``, e.g. ``{0.0: ["incorrect"], 1.0: ["correct"]}``).
+
+    Keywords are matched case-insensitively as whole words, longest first, so "not
+    correct" wins over "correct" and "incorrect" never matches "correct"; the verdict line
+    (before any ``Explanation:``) is read. ``None`` when no keyword occurs."""
+    check_str(text, "text")
+    verdict = _EXPLANATION.split(text, maxsplit=1)[0].lower()
+    pairs = sorted(
+        ((str(k).lower().strip(), float(v)) for v, ks in keywords_to_scores.items() for k in ks),
+        key=lambda kv: -len(kv[0]),
+    )
+    for keyword, value in pairs:
+        if keyword and re.search(rf"(?<!\w){re.escape(keyword)}(?!\w)", verdict):
+            return value
+    return None
+
+
+def likert_value(text: str) -> float | None:
+    """A 1–5 Likert verdict as (s − 1) / 4 (UQLM's 0, 0.25, 0.5, 0.75, 1), or ``None``.
+
+    Read, in order: a JSON ``score`` / ``rating`` of 1–5; a cued number (``Score: 4``,
+    ``Rating: 4/5``); a reply that opens with the number; one of the scale's phrases
+    (``"mostly correct"``: 0.75; two different phrases: ``None``)."""
+    check_str(text, "text")
+    for obj in _json_objects(text):
+        keys = {str(k).strip().lower(): v for k, v in obj.items()}
+        for key in ("score", "rating", "grade"):
+            v = keys.get(key)
+            if isinstance(v, str) and v.strip().isdigit():
+                v = int(v.strip())
+            if isinstance(v, numbers.Real) and not isinstance(v, bool) and v in (1, 2, 3, 4, 5):
+                return (float(v) - 1) / 4
+            if key in keys:
+                return None
+    for pattern in (_LIKERT_CUE, _LIKERT_ALONE):
+        m = pattern.search(text)
+        if m is not None:
+            return (int(m.group(1)) - 1) / 4
+    low = text.lower()
+    found = {v for phrase, v in _LIKERT_PHRASES if re.search(rf"\b{phrase}\b", low)}
+    return found.pop() if len(found) == 1 else None
 
 
 # Verdict phrases, by category. Longer phrases are tried first, so "not correct" and
@@ -183,11 +282,13 @@ def _find_label(text: str) -> str | None:
 _LABEL_VALUES: dict[str, dict[str, float]] = {
     "binary": {_CORRECT: 1.0, _INCORRECT: 0.0},
     "ternary": {_CORRECT: 1.0, _PARTIAL: 0.5, _UNSURE: 0.5, _INCORRECT: 0.0},
+    "likert": {},
     "continuous": {_CORRECT: 1.0, _PARTIAL: 0.5, _UNSURE: 0.5, _INCORRECT: 0.0},
 }
 _ALLOWED_NUMBERS: dict[str, tuple[float, ...] | None] = {
     "binary": (0.0, 1.0),
     "ternary": (0.0, 0.5, 1.0),
+    "likert": (0.0, 0.25, 0.5, 0.75, 1.0),
     "continuous": None,
 }
 
@@ -301,6 +402,8 @@ def parse_judge_output(text: str, scale: JudgeScale = "binary") -> float | None:
     """
     check_str(text, "text")
     _check_scale(scale)
+    if scale == "likert":
+        return likert_value(text)
     found, value = _json_value(text, scale)
     if found:
         return value

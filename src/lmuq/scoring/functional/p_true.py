@@ -20,7 +20,14 @@ import numpy as np
 from lmuq.constants import LOGPROB_TOLERANCE
 from lmuq.types import check_str
 
-__all__ = ["P_FALSE_OPTIONS", "P_TRUE_OPTIONS", "p_true_from_logprobs", "p_true_prompt"]
+__all__ = [
+    "P_FALSE_OPTIONS",
+    "P_TRUE_OPTIONS",
+    "p_true_from_first_token",
+    "p_true_from_logprobs",
+    "p_true_prompt",
+    "p_true_prompt_uqlm",
+]
 
 #: The option continuations P(True) reads by default: the letter of the "(A) True" choice
 #: and the word itself, and likewise for "(B) False".
@@ -151,3 +158,56 @@ def p_true_from_logprobs(
         return 1.0 / (1.0 + math.exp(-d))
     e = math.exp(d)
     return e / (1.0 + e)
+
+
+def p_true_from_first_token(
+    token: str,
+    logprob: float,
+    *,
+    true_options: Sequence[str] = P_TRUE_OPTIONS,
+    false_options: Sequence[str] = P_FALSE_OPTIONS,
+) -> float:
+    """P(True) read from the first *generated* token alone: p when it is a True option,
+    1 − p when it is a False option (p = exp(``logprob``)).
+
+    An approximation for models that return only the chosen token's log-prob (no top-k
+    with token ids): it equals p(True) / (p(True) + p(False)) when the two options hold all
+    the probability mass, and otherwise credits the unchosen option with everything the
+    chosen one lacks. UQLM's ``p_true`` reads its True/False reply this way. Tokens are
+    matched as in :func:`p_true_from_logprobs`.
+
+    Raises ``ValueError`` when the token is neither option, or on a NaN / positive log-prob.
+    """
+    check_str(token, "token")
+    lp = float(logprob)
+    if math.isnan(lp) or lp > LOGPROB_TOLERANCE:
+        raise ValueError(f"logprob must be a log-probability <= 0, got {logprob!r}")
+    p = math.exp(min(lp, 0.0))
+    if _matches(token, true_options):
+        return p
+    if _matches(token, false_options):
+        return 1.0 - p
+    raise ValueError(
+        f"the first generated token {token!r} is neither a True option {tuple(true_options)} "
+        f"nor a False option {tuple(false_options)}"
+    )
+
+
+def p_true_prompt_uqlm(question: str, answer: str, samples: Sequence[str] | None = None) -> str:
+    """UQLM 0.6's P(True) prompt, for reproducing its ``p_true``: the question, the distinct
+    proposed answers when the answer and samples differ, the proposed answer, and a request
+    to reply with one word, True or False (read with options ``"True"`` / ``"False"``)."""
+    check_str(question, "question")
+    check_str(answer, "answer")
+    lines = [f"Question: {question}"]
+    distinct = list(dict.fromkeys([*(samples or []), answer]))
+    if samples and len(distinct) > 1:
+        lines.append("Here are some possible answers:")
+        lines.extend(distinct)
+    lines.append(f"Proposed Answer: {answer}")
+    lines.append(
+        "Is the proposed answer to the question true or false? Answer with only one word "
+        "true/false."
+    )
+    lines.append("True or False:")
+    return "\n".join(lines)

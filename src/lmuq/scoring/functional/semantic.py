@@ -4,11 +4,26 @@ Responses are indexed 0..n−1 (by convention 0 is the answer being judged and 1
 samples). Clustering takes an equivalence *relation* as a callable, so the same code serves
 NLI-based bidirectional entailment and the non-NLI fallbacks (normalised match, numeric
 equality, embedding similarity).
+
+Two clustering rules, named where the scorers take them (``ScoringContext.clustering``):
+
+* ``"first_match"`` (lmuq's default, :func:`cluster_responses`): each response joins the
+  first cluster whose representative it is equivalent to; the clusters partition the
+  responses (Kuhn et al. 2023, Algorithm 1; Farquhar et al. 2024).
+* ``"uqlm"`` (:func:`cluster_responses_every_match`): UQLM 0.6's rule; a response joins
+  *every* cluster whose representative it matches, so clusters can overlap, and a cluster's
+  share is its membership count over the total membership count.
+
+A cluster set is written as *memberships*: one list of response indices per cluster, in
+order of foundation (:func:`memberships_from_labels` turns partition labels into them). The
+entropies over memberships (:func:`cluster_probabilities`, :func:`membership_entropy`) equal
+the label-based ones on a partition.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -16,8 +31,15 @@ from scipy.special import logsumexp
 
 __all__ = [
     "check_labels",
+    "check_memberships",
+    "cluster_probabilities",
     "cluster_responses",
+    "cluster_responses_every_match",
     "largest_cluster_member",
+    "largest_membership_member",
+    "membership_entropy",
+    "memberships_from_labels",
+    "most_repeated_or_longest",
     "normalized_semantic_negentropy",
     "semantic_entropy_discrete",
     "semantic_entropy_weighted",
@@ -153,3 +175,143 @@ def largest_cluster_member(labels: Sequence[int], prefer: int = 0) -> int:
     best = np.flatnonzero(sizes == sizes.max())
     cluster = lab[prefer] if lab[prefer] in best else int(best[0])
     return prefer if lab[prefer] == cluster else int(np.flatnonzero(lab == cluster)[0])
+
+
+# ------------------------------------------------------------------ memberships (overlapping)
+
+
+def cluster_responses_every_match(
+    n: int, equivalent: Callable[[int, int], bool]
+) -> list[list[int]]:
+    """UQLM 0.6's greedy clustering, where a response may join several clusters.
+
+    Response 0 founds cluster 0. Each later response i is compared, in cluster order, with
+    the representative (founding member) of *every* cluster that exists when its turn
+    comes, and joins each one it is equivalent to; a response that matches none founds a
+    new cluster. ``equivalent(i, j)`` is called with i = the new response and j = a
+    representative. When ``equivalent`` has ``prefetch(pairs)``, it is told each
+    response's comparisons together (one NLI batch per response).
+
+    This is what ``uqlm.nli.cluster.SemanticClusterer.cluster_responses`` (0.6) computes;
+    with UQLM's relation (either direction's arg-max label is entailment) a response that
+    entails two representatives that do not entail each other counts in both clusters. lmuq
+    keeps it as a named option (``clustering="uqlm"``) so a UQLM result can be reproduced;
+    :func:`cluster_responses` is the default.
+
+    Returns memberships: one list of indices per cluster (founder first, then in index
+    order), clusters in order of foundation.
+    """
+    if n < 1:
+        raise ValueError(f"need at least one response to cluster, got n={n}")
+    prefetch = getattr(equivalent, "prefetch", None)
+    clusters: list[list[int]] = [[0]]
+    for i in range(1, n):
+        reps = [c[0] for c in clusters]
+        if prefetch is not None:
+            prefetch([(i, r) for r in reps])
+        joined = [c for c, r in zip(clusters, reps, strict=True) if equivalent(i, r)]
+        for c in joined:
+            c.append(i)
+        if not joined:
+            clusters.append([i])
+    return clusters
+
+
+def memberships_from_labels(labels: Sequence[int]) -> list[list[int]]:
+    """Partition labels 0..K−1 as memberships (one list of indices per cluster)."""
+    lab = check_labels(labels)
+    return [np.flatnonzero(lab == c).tolist() for c in range(int(lab.max()) + 1)]
+
+
+def check_memberships(memberships: Sequence[Sequence[int]], n: int | None = None) -> None:
+    """A ``ValueError`` naming the problem when ``memberships`` are not non-empty lists of
+    response indices covering every response 0..n−1 (``n``: the largest index + 1)."""
+    if isinstance(memberships, (str, bytes)) or len(memberships) == 0:
+        raise ValueError("memberships must be a non-empty list of clusters (lists of indices)")
+    seen: set[int] = set()
+    for k, members in enumerate(memberships):
+        if isinstance(members, (str, bytes)) or len(members) == 0:
+            raise ValueError(f"memberships[{k}] must be a non-empty list of response indices")
+        for i in members:
+            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i < 0:
+                raise ValueError(f"memberships[{k}] has {i!r}, not a response index >= 0")
+            seen.add(int(i))
+    size = max(seen) + 1 if n is None else n
+    missing = sorted(set(range(size)) - seen)
+    if missing or max(seen) >= size:
+        raise ValueError(
+            f"memberships must cover the responses 0..{size - 1} exactly; missing {missing[:5]}"
+        )
+
+
+def cluster_probabilities(
+    memberships: Sequence[Sequence[int]], log_weights: Sequence[float] | None = None
+) -> np.ndarray:
+    """Each cluster's share: p(C) = Σ_{i∈C} w_i / Σ_{C'} Σ_{i∈C'} w_i.
+
+    With ``log_weights`` None every response weighs the same, so p(C) = |C| / Σ_{C'} |C'|
+    (the discrete form); with log weights ℓ_i (e.g. length-normalised log-likelihoods) it is
+    the probability-weighted form of Kuhn et al. 2023, computed with ``logsumexp``. A
+    response in several clusters (UQLM's rule) counts in each; on a partition the
+    denominator is Σ_i w_i.
+    """
+    check_memberships(memberships)
+    n = max(max(c) for c in memberships) + 1
+    if log_weights is None:
+        ll = np.zeros(n)
+    else:
+        ll = np.asarray(log_weights, dtype=np.float64)
+        if ll.shape != (n,):
+            raise ValueError(f"{n} responses are clustered but {ll.size} log-weights were given")
+        if np.isnan(ll).any():
+            raise ValueError("log-weights contain NaN")
+    log_mass = np.array([logsumexp(ll[list(c)]) for c in memberships])
+    total = logsumexp(log_mass)
+    if not np.isfinite(total):
+        raise ValueError("every response has zero probability; cannot weight clusters")
+    return np.exp(log_mass - total)
+
+
+def membership_entropy(
+    memberships: Sequence[Sequence[int]], log_weights: Sequence[float] | None = None
+) -> float:
+    """SE = −Σ_C p(C) log p(C) with p from :func:`cluster_probabilities`. Nats."""
+    p = cluster_probabilities(memberships, log_weights)
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+def largest_membership_member(memberships: Sequence[Sequence[int]], prefer: int = 0) -> int:
+    """:func:`largest_cluster_member` on memberships: the largest cluster (ties: the one
+    holding ``prefer``, else the earliest); ``prefer`` when it is a member, else the
+    cluster's first member (its representative)."""
+    check_memberships(memberships)
+    sizes = np.array([len(c) for c in memberships])
+    tied = np.flatnonzero(sizes == sizes.max())
+    holding = [k for k in tied if prefer in memberships[k]]
+    cluster = memberships[holding[0] if holding else int(tied[0])]
+    return prefer if prefer in cluster else int(cluster[0])
+
+
+def most_repeated_or_longest(
+    memberships: Sequence[Sequence[int]],
+    texts: Sequence[str],
+    cluster_probs: Sequence[float] | None = None,
+) -> int:
+    """UQLM 0.6's ``use_best`` choice: in the most probable cluster (the first on ties;
+    by size when ``cluster_probs`` is None), the most repeated text when some text repeats
+    (the first one met on ties), else the longest (the first on ties); returned as the index
+    of that text's first occurrence among all the responses."""
+    check_memberships(memberships, len(texts))
+    weights = (
+        np.array([len(c) for c in memberships], dtype=float)
+        if cluster_probs is None
+        else np.asarray(cluster_probs, dtype=float)
+    )
+    if weights.shape != (len(memberships),):
+        raise ValueError("cluster_probs needs one value per cluster")
+    members = [texts[i] for i in memberships[int(np.argmax(weights))]]
+    text, count = Counter(members).most_common(1)[0]
+    if count == 1:
+        text = max(members, key=len)  # max keeps the first of equally long texts
+    return list(texts).index(text)
