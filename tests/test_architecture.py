@@ -16,7 +16,16 @@ import numpy as np
 import pytest
 
 from lmuq.backends import FakeBackend
-from lmuq.scoring import SCORERS, ScoringContext, blackbox, judged, score, scorers_of, whitebox
+from lmuq.scoring import (
+    SCORERS,
+    ScoringContext,
+    blackbox,
+    judged,
+    longform,
+    score,
+    scorers_of,
+    whitebox,
+)
 from lmuq.scoring.catalogue import markdown_table, update_tables
 from lmuq.scoring.spec import FAMILIES
 from lmuq.types import Generation, SampleSet
@@ -36,7 +45,7 @@ def test_readme_scorer_tables_are_generated_from_the_registry():
 
 
 def test_every_family_is_registered_once():
-    declared = [*whitebox.SPECS, *blackbox.SPECS, *judged.SPECS]
+    declared = [*whitebox.SPECS, *blackbox.SPECS, *judged.SPECS, *longform.SPECS]
     assert [s.name for s in declared] == list(SCORERS)
     assert len(set(SCORERS)) == len(SCORERS)
     assert {s.family for s in declared} == set(FAMILIES)

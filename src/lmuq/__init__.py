@@ -2,10 +2,11 @@
 
 lmuq's own API: draw answers and samples (:func:`draw`), score them with any registered
 scorer (:func:`score`, :class:`UQScorer`, :class:`WhiteBoxUQ`, the judges), evaluate the
-scores (:mod:`lmuq.evaluation`). The peers' front doors (UQLM's ``BlackBoxUQ``,
-``WhiteBoxUQ``, ``UQEnsemble``, ``SemanticEntropy``, ``SemanticDensity``, ``LLMPanel``,
-``CodeGenUQ``; LUQ's wrapper and estimators) are importable from here too, so a ported
-notebook changes only its imports.
+scores (:mod:`lmuq.evaluation`), long answers claim by claim (:class:`LongFormUQ`). The
+peers' front doors (UQLM's ``BlackBoxUQ``, ``WhiteBoxUQ``, ``UQEnsemble``,
+``SemanticEntropy``, ``SemanticDensity``, ``LLMPanel``, ``CodeGenUQ``, ``LongTextUQ``,
+``LongTextGraph``, ``LongTextQA``; LUQ's wrapper and estimators) are importable from here
+too, so a ported notebook changes only its imports.
 
 Every name loads on first use (PEP 562), so ``import lmuq`` costs milliseconds and
 ``lmuq --help`` answers at once; torch and transformers load only for a local model.
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
     )
     from lmuq.compat.uqlm import BlackBoxUQ
     from lmuq.compat.uqlm_codegen import CodeGenUQ
+    from lmuq.compat.uqlm_longform import LongTextGraph, LongTextQA, LongTextUQ
     from lmuq.compat.uqlm_panel import LLMPanel
     from lmuq.compat.uqlm_semantic import SemanticDensity, SemanticEntropy
     from lmuq.datasets import Question, load_questions
@@ -42,6 +44,7 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
     from lmuq.reporting.plots import plot_model_accuracies
     from lmuq.results import UQResult
     from lmuq.scoring import SCORERS, ScorerSpec, ScoringContext, ascore, score
+    from lmuq.statistics.llm_nli import LLMNLI
     from lmuq.statistics.shared import SharedStatistics
     from lmuq.types import Generation, SampleSet, SamplingParams
     from lmuq.uq import (
@@ -51,11 +54,13 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they loa
         VerbalizedConfidenceScorer,
         WhiteBoxUQ,
     )
+    from lmuq.uq.longform import LongFormUQ
     from lmuq.uq.whitebox import score_sample_sets
 
 __version__ = "0.2.0"
 
 __all__ = [
+    "LLMNLI",
     "SCORERS",
     "BlackBoxUQ",
     "CodeGenUQ",
@@ -69,6 +74,10 @@ __all__ = [
     "LLMSamples",
     "LangChainBackend",
     "LlamaCppBackend",
+    "LongFormUQ",
+    "LongTextGraph",
+    "LongTextQA",
+    "LongTextUQ",
     "MaxProbabilityEstimator",
     "OpenAICompatibleBackend",
     "PTrueScorer",
@@ -119,11 +128,16 @@ _LAZY = {
     "GenerationBackend": "lmuq.backends",
     "HFLLMWrapper": "lmuq.compat.luq",
     "LLMJudge": "lmuq.uq",
+    "LLMNLI": "lmuq.statistics.llm_nli",
     "LLMOutput": "lmuq.compat.luq",
     "LLMPanel": "lmuq.compat.uqlm_panel",
     "LLMSamples": "lmuq.compat.luq",
     "LangChainBackend": "lmuq.backends.langchain",
     "LlamaCppBackend": "lmuq.backends.llama_cpp",
+    "LongFormUQ": "lmuq.uq.longform",
+    "LongTextGraph": "lmuq.compat.uqlm_longform",
+    "LongTextQA": "lmuq.compat.uqlm_longform",
+    "LongTextUQ": "lmuq.compat.uqlm_longform",
     "MaxProbabilityEstimator": "lmuq.compat.luq",
     "OpenAICompatibleBackend": "lmuq.backends.openai_compat",
     "PTrueScorer": "lmuq.uq",

@@ -128,8 +128,10 @@ def _logprobs(value: Any, where: str, field: str) -> list[float] | None:
 def sample_set_from_record(record: Mapping[str, Any], where: str) -> SampleSet:
     """One input record as a :class:`~lmuq.types.SampleSet`.
 
-    ``response`` (str) and ``sampled_responses`` (a non-empty list of str) are required;
-    ``prompt`` (str) is optional; ``logprobs`` (the response's token log-probs) and
+    ``response`` (str) is required, and ``sampled_responses`` (a non-empty list of str)
+    unless the record has ``context`` (a passage, or a list of passages given with the
+    prompt: the context-only grounding check needs no samples); ``prompt`` (str) is
+    optional; ``logprobs`` (the response's token log-probs) and
     ``sampled_logprobs`` (one list per sample) enable the white-box scorers. NumPy arrays
     and missing values (as in DataFrame rows) are accepted. ``where`` names the record in
     errors ("line 12", "batch row 3").
@@ -147,7 +149,18 @@ def sample_set_from_record(record: Mapping[str, Any], where: str) -> SampleSet:
     samples = plain(record.get("sampled_responses"))
     if not isinstance(response, str):
         raise ValueError(f"{where}: 'response' must be a string")
-    if not isinstance(samples, list) or not samples or not all(isinstance(s, str) for s in samples):
+    context = plain(record.get("context"))
+    if isinstance(context, str):
+        context = [context]
+    if context is not None and (
+        not isinstance(context, list) or not all(isinstance(c, str) for c in context)
+    ):
+        raise ValueError(f"{where}: 'context' must be a string or a list of strings")
+    if samples is None and context:
+        samples = []
+    elif (
+        not isinstance(samples, list) or not samples or not all(isinstance(s, str) for s in samples)
+    ):
         raise ValueError(f"{where}: 'sampled_responses' must be a non-empty list of strings")
     prompt = plain(record.get("prompt"))
     prompt = "" if prompt is None else prompt
@@ -175,7 +188,7 @@ def sample_set_from_record(record: Mapping[str, Any], where: str) -> SampleSet:
         if str(exc).startswith(where):
             raise
         raise ValueError(f"{where}: {exc}") from None
-    return SampleSet(prompt, answer, gens)
+    return SampleSet(prompt, answer, gens, context=tuple(context or ()))
 
 
 def _nested_sample_set(record: Mapping[str, Any], where: str) -> SampleSet:

@@ -194,6 +194,8 @@ class SampleSet:
         samples: the sampled responses it is compared with.
         params: how the set was drawn (see :func:`lmuq.generation.sample_set_params`).
         reference: a reference answer, for scorers that grade against one (an LLM judge).
+        context: passages given with the prompt (retrieval-augmented generation), for the
+            scorers that check the answer's claims against them (``claim_context_support``).
     """
 
     prompt: str
@@ -201,6 +203,7 @@ class SampleSet:
     samples: list[Generation]
     params: dict[str, Any] = field(default_factory=dict)
     reference: str | None = None
+    context: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str):
@@ -216,6 +219,17 @@ class SampleSet:
             raise TypeError(
                 f"SampleSet.reference must be a str or None, got {type(self.reference).__name__}"
             )
+        if isinstance(self.context, str) or not isinstance(self.context, (tuple, list)):
+            raise TypeError(
+                "SampleSet.context must be a list of passages (str), got "
+                f"{type(self.context).__name__}"
+            )
+        for i, passage in enumerate(self.context):
+            if not isinstance(passage, str):
+                raise TypeError(
+                    f"SampleSet.context[{i}] must be a str, got {type(passage).__name__}"
+                )
+        object.__setattr__(self, "context", tuple(self.context))
 
     def __len__(self) -> int:
         return len(self.samples)

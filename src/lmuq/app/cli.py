@@ -337,13 +337,21 @@ def _print_result(result: Any) -> None:
     "its confidence and decision in an 'lmuq' field (--scorers and the scoring flags are "
     "then the policy's)",
 )
+@click.option(
+    "--claims",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="claim-level table of the long-form (claim_*) scorers: .jsonl, .csv or .parquet",
+)
 @click.option("--no-progress", is_flag=True, help="hide the progress bar")
 @click.pass_context
 def score_command(ctx: click.Context, **o: Any) -> int:
     """Score responses from a JSONL file (no generation). Each line:
     {"prompt", "response", "sampled_responses": [...], optional "logprobs",
-    "sampled_logprobs"} (or a nested line of a run folder's results.jsonl / an `lmuq
-    export`); the output keeps every field and adds one per scorer."""
+    "sampled_logprobs", "context"} (or a nested line of a run folder's results.jsonl / an
+    `lmuq export`); the output keeps every field and adds one per scorer. Long answers:
+    claim_* scorers score each claim (--claims FILE writes them) and claim_context_support
+    checks each claim against "context" (no samples needed)."""
     from lmuq.app.score_file import score_jsonl
 
     if o["policy"] is not None:
@@ -363,11 +371,14 @@ def score_command(ctx: click.Context, **o: Any) -> int:
             chunk_size=o["chunk_size"],
             prefix=o["prefix"],
             progress=not o["no_progress"],
+            claims_path=o["claims"],
         )
     click.echo(
         f"Scored {summary.rows} rows with {', '.join(summary.scorers)} "
         f"({summary.rows_with_errors} with undefined scores) -> {summary.output}"
     )
+    if o["claims"]:
+        click.echo(f"Claims -> {o['claims']}")
     return 0
 
 
@@ -384,8 +395,8 @@ def _score_with_policy(ctx: click.Context, o: dict[str, Any]) -> int:
             f"{', '.join(given)} cannot be combined with --policy: the policy fixes its "
             "scorers and scoring options (drop them, or drop --policy)"
         )
-    if o["use_best"] or o["prefix"]:
-        raise _error("--use-best and --prefix cannot be combined with --policy")
+    if o["use_best"] or o["prefix"] or o["claims"]:
+        raise _error("--use-best, --prefix and --claims cannot be combined with --policy")
     with _user_errors():
         from lmuq.app.score_file import score_jsonl_with_policy
         from lmuq.evaluation.policy import load_policy
@@ -715,7 +726,7 @@ def _runs_table(runs: Sequence[Any]) -> str:
 @cli.command("scorers")
 @click.option(
     "--family",
-    type=click.Choice(["white-box", "black-box", "judged"]),
+    type=click.Choice(["white-box", "black-box", "judged", "long-form"]),
     default=None,
     help="only this family  [default: all]",
 )

@@ -5,10 +5,12 @@ Each input line is a JSON object::
     {"prompt": "...", "response": "...", "sampled_responses": ["...", ...],
      "logprobs": [...], "sampled_logprobs": [[...], ...], "id": ...}
 
-``response`` and ``sampled_responses`` are required; ``prompt`` is needed for question
-conditioning; the log-prob fields enable the white-box scorers (``logprobs`` are the
-response's token log-probs, ``sampled_logprobs`` one list per sample). Every other field is
-copied to the output unchanged.
+``response`` and ``sampled_responses`` are required (``sampled_responses`` may be left out
+when ``context`` is given: passages, or one passage, given with the prompt, which the
+long-form scorer ``claim_context_support`` checks each claim against); ``prompt`` is
+needed for question conditioning; the log-prob fields enable the white-box scorers
+(``logprobs`` are the response's token log-probs, ``sampled_logprobs`` one list per
+sample). Every other field is copied to the output unchanged.
 
 The file is read and scored in chunks of ``chunk_size`` lines, so memory stays bounded on
 large files; the output is written to a fresh temporary file beside it (an unpredictable
@@ -21,6 +23,12 @@ non-standard ``NaN`` / ``Infinity`` literals, strings with lone surrogates (not 
 text), non-numeric log-probs, and input fields that bear the name of an output field (a
 scorer, its raw columns, ``score_errors``, ``best_response``), which would be overwritten:
 rename them, or pass ``prefix`` (``--prefix``) to write the scores under prefixed names.
+
+Long-form scorers (``claim_*``) give each response its aggregate like any scorer, and with
+``claims_path`` (``--claims FILE``) a claim-level table: one record per claim with the
+input ``line`` (and ``id`` when the input has one), ``claim_index``, the claim, its
+character span in the response, each long-form scorer's value and, for grounding, the
+context verdict (``.jsonl``, ``.csv`` or ``.parquet`` by the file's suffix).
 """
 
 from __future__ import annotations
@@ -36,7 +44,8 @@ from tqdm.auto import tqdm
 
 from lmuq.codec import sample_set_from_record
 from lmuq.scoring.context import Equivalence
-from lmuq.storage.files import atomic_write
+from lmuq.storage.files import atomic_write, write_records
+from lmuq.uq.longform import claims_data
 from lmuq.uq.scorer import UQScorer
 
 __all__ = ["ScoreFileSummary", "read_records", "score_jsonl", "score_jsonl_with_policy"]
@@ -113,7 +122,7 @@ def score_jsonl(
     output_path: str | Path,
     scorers: Sequence[str],
     *,
-    nli_model: str | None = None,
+    nli_model: Any = None,
     equivalence: Equivalence = "nli",
     use_best: bool = False,
     strict_entailment: bool = True,
@@ -121,6 +130,7 @@ def score_jsonl(
     chunk_size: int = 512,
     prefix: str = "",
     progress: bool = True,
+    claims_path: str | Path | None = None,
 ) -> ScoreFileSummary:
     """Score every line of ``input_path`` and write JSONL to ``output_path``.
 
@@ -128,14 +138,24 @@ def score_jsonl(
     ``null`` where the score is undefined), the scorers' raw-value fields, and
     ``score_errors`` (scorer -> reason) for the undefined ones; every added field's name
     starts with ``prefix``. An input field with the name of an added field is refused.
+    ``nli_model`` is a hub id or folder, or a ready NLI model (or cache). With
+    ``claims_path``, the long-form scorers' claims go to that table (see the module
+    docstring).
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     scorers = list(scorers)
+    from lmuq.scoring.registry import get_scorer
+
+    longform = [n for n in scorers if get_scorer(n).family == "long-form"]
+    if claims_path is not None and not longform:
+        raise ValueError("a claim table needs at least one long-form scorer (claim_*)")
+    claim_rows: list[dict[str, Any]] = []
     scorer = UQScorer(
         scorers,
         use_best=use_best,
-        nli_model_name=nli_model,
+        nli_model_name=nli_model if isinstance(nli_model, str) or nli_model is None else None,
+        nli_model=None if isinstance(nli_model, str) else nli_model,
         equivalence=equivalence,
         strict_entailment=strict_entailment,
         condition_on_question=condition_on_question,
@@ -149,7 +169,10 @@ def score_jsonl(
     ):
         for chunk in read_records(input_path, chunk_size):
             sets = [sample_set_from_record(rec, f"line {lineno}") for lineno, rec in chunk]
-            results = scorer.score(sets).score_fields()
+            result = scorer.score(sets)
+            results = result.score_fields()
+            if claims_path is not None:
+                claim_rows.extend(_claim_rows(chunk, claims_data(result, longform)))
             for (lineno, rec), fields in zip(chunk, results, strict=True):
                 added = {f"{prefix}{k}": _clean(v) for k, v in fields.items()}
                 clash = sorted(set(rec) & set(added))
@@ -166,6 +189,8 @@ def score_jsonl(
             bar.update(len(chunk))
         if rows == 0:
             raise ValueError(f"{input_path} has no records")
+    if claims_path is not None:
+        write_records(claim_rows, claims_path)
     return ScoreFileSummary(rows=rows, output=out, scorers=scorers, rows_with_errors=errors)
 
 
@@ -226,6 +251,20 @@ def score_jsonl_with_policy(
     return ScoreFileSummary(
         rows=rows, output=out, scorers=list(policy.scorers), rows_with_errors=errors
     )
+
+
+def _claim_rows(
+    chunk: list[tuple[int, dict[str, Any]]], claims: list[list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    out = []
+    for (lineno, rec), row in zip(chunk, claims, strict=True):
+        for j, claim in enumerate(row):
+            head: dict[str, Any] = {"line": lineno}
+            if "id" in rec:
+                head["id"] = rec["id"]
+            head["claim_index"] = j
+            out.append({**head, **{k: _clean(v) for k, v in claim.items() if k != "removed"}})
+    return out
 
 
 def _clean(value: Any) -> Any:

@@ -34,6 +34,7 @@ _NEEDS = {
     "bleurt": "BLEURT",
     "judge": "judge model",
     "token_decoder": "token decoder",
+    "context": "context passages",
 }
 _ORDER = list(_NEEDS)
 

@@ -197,7 +197,10 @@ def _prefetch_encodings(
     sets: list[SampleSet], specs: list[ScorerSpec], ctx: ScoringContext
 ) -> None:
     """Encode every distinct text once, in one call, before scoring row by row: the
-    responses, and whatever else a scorer declares it embeds (``ScorerSpec.embeds``)."""
+    responses, and whatever else a scorer declares it embeds (``ScorerSpec.embeds``).
+    Long-form scorers compare units, not whole responses: they encode their units
+    themselves."""
+    specs = [s for s in specs if s.family != "long-form"]
     wants_emb = any(
         "embeddings" in _statistics(s, ctx.equivalence, ctx.similarity) for s in specs
     ) or (ctx.equivalence == "embedding" and any("nli" in s.needs for s in specs))

@@ -18,8 +18,8 @@ from lmuq.types import SampleSet
 __all__ = ["FAMILIES", "Family", "Needs", "ScoreValue", "ScorerSpec"]
 
 #: The scorer families, in the order the docs list them.
-Family = Literal["white-box", "black-box", "judged"]
-FAMILIES: tuple[Family, ...] = ("white-box", "black-box", "judged")
+Family = Literal["white-box", "black-box", "judged", "long-form"]
+FAMILIES: tuple[Family, ...] = ("white-box", "black-box", "judged", "long-form")
 
 Needs = Literal[
     "answer",
@@ -35,6 +35,7 @@ Needs = Literal[
     "bleurt",
     "judge",
     "token_decoder",
+    "context",
 ]
 
 
@@ -64,7 +65,8 @@ class ScorerSpec:
     Attributes:
         name: the result column holding the confidence.
         family: ``"white-box"`` (token log-probs), ``"black-box"`` (agreement between
-            sampled responses) or ``"judged"`` (a model asked about the answer).
+            sampled responses), ``"judged"`` (a model asked about the answer) or
+            ``"long-form"`` (a confidence per claim of a long answer, aggregated).
         needs: which inputs it reads (for clear errors and for planning generation):
             ``answer_tokens`` / ``sample_tokens`` are the generations' token strings,
             ``token_decoder`` the context's ``decode_token`` (token id -> string).

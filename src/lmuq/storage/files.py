@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "parquet_frame", "write_jsonl", "write_table"]
+__all__ = ["atomic_write", "parquet_frame", "write_jsonl", "write_records", "write_table"]
 
 
 @contextmanager
@@ -106,6 +106,37 @@ def write_table(
             parquet_frame(df).to_parquet(fh, index=False)
         written.append(pq_path)
     return written
+
+
+def write_records(records: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> Path:
+    """Write records to one file whose suffix picks the format: ``.jsonl`` (nested),
+    ``.csv`` (list and dict cells JSON-encoded) or ``.parquet`` (needs pyarrow)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return write_jsonl(records, path)
+    if suffix not in (".csv", ".parquet"):
+        raise ValueError(f"{path}: the table file must end in .jsonl, .csv or .parquet")
+    import pandas as pd
+
+    df = pd.DataFrame(list(records))
+    if suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                f"{path}: Parquet needs pyarrow (pip install 'lmuq[parquet]'); or write .csv "
+                "or .jsonl"
+            ) from None
+        with atomic_write(path, "wb") as fh:
+            parquet_frame(df).to_parquet(fh, index=False)
+        return path
+    for col in df.columns:
+        if df[col].map(lambda v: isinstance(v, (list, dict, tuple))).any():
+            df[col] = df[col].map(lambda v: json.dumps(_json_safe(v), ensure_ascii=False))
+    with atomic_write(path) as fh:
+        df.to_csv(fh, index=False)
+    return path
 
 
 def parquet_frame(df):
