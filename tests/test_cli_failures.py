@@ -124,7 +124,15 @@ def _spawn_run(srv, tmp_path: Path, store: Path, n: int, m: int) -> subprocess.P
         "lmuq",
         *_run_args(srv, tmp_path / "out", "--store", str(store), "--batch-size", "2", n=n, m=m),
     ]
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell's background job (`pytest ... &`) starts with SIGINT ignored, and a child
+    # inherits that: give the child Python's usual Ctrl-C, which these tests send.
+    return subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _stored(store: Path) -> list[tuple[int, str, int, str]]:

@@ -449,9 +449,12 @@ async def test_cancellation_keeps_finished_cells_and_marks_the_rest():
     assert run.stats.cancelled == 4
 
 
-def test_ctrl_c_in_a_sync_run_raises_with_the_finished_results():
+def test_ctrl_c_in_a_sync_run_raises_with_the_finished_results(request):
     if threading.current_thread() is not threading.main_thread():
         pytest.fail("this test must run in the main thread (SIGINT goes there)")
+    # under a shell's background job SIGINT starts ignored; this test needs Python's Ctrl-C
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     runner = GenerationRunner(max_concurrency=4)
     done = []
 

@@ -82,15 +82,16 @@ def _message(m: Any, i: int) -> dict[str, str]:
     return {"role": _ROLES[role], "content": _content(content, i)}
 
 
-def as_prompt(prompt: Any) -> str:
+def as_prompt(prompt: Any, where: str = "a prompt") -> str:
     """A prompt as lmuq takes it: a ``str`` as it is; a non-empty list of messages as a
-    :class:`ChatPrompt`. Raises ``TypeError`` / ``ValueError`` naming what is wrong."""
+    :class:`ChatPrompt`. Raises ``TypeError`` / ``ValueError`` naming ``where`` (e.g.
+    ``"prompts[3]"``) and what is wrong."""
     if isinstance(prompt, str):
         return prompt
     if not isinstance(prompt, Sequence) or isinstance(prompt, bytes):
-        raise TypeError(f"a prompt is a str or a list of messages, got {type(prompt).__name__}")
+        raise TypeError(f"{where} is a {type(prompt).__name__}; pass a str or a list of messages")
     if not prompt:
-        raise ValueError("a prompt's message list is empty")
+        raise ValueError(f"{where} is an empty message list; give at least one message")
     return ChatPrompt([_message(m, i) for i, m in enumerate(prompt)])
 
 

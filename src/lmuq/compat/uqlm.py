@@ -231,7 +231,7 @@ class BlackBoxUQ:
         """Score responses generated elsewhere (UQLM's ``score``); ``prompts`` are optional
         (needed for ``condition_on_question``; str or chat-message lists)."""
         if prompts is not None and not isinstance(prompts, str):
-            prompts = [as_prompt(p) for p in prompts]
+            prompts = [as_prompt(p, f"prompts[{i}]") for i, p in enumerate(prompts)]
         _check_texts(responses, sampled_responses, prompts)
         sets = [
             SampleSet(

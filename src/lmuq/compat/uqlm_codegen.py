@@ -247,7 +247,7 @@ class CodeGenUQ:
         entry_point: str | Sequence[str] | None = None,
     ) -> UQResult:
         """Score code generated elsewhere (UQLM's ``score``, plus the test data)."""
-        prompts = [as_prompt(p) for p in prompts]
+        prompts = [as_prompt(p, f"prompts[{i}]") for i, p in enumerate(prompts)]
         if logprobs_results is not None:
             sets = sets_from_logprobs(
                 logprobs_results, prompts, responses, sampled_responses, sampled_logprobs_results

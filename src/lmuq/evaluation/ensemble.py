@@ -320,7 +320,7 @@ class UQEnsemble:
     ) -> UQResult:
         """Score responses generated elsewhere (UQLM's async ``score``): black-box
         components need ``sampled_responses``, white-box ones ``logprobs_results``."""
-        prompts = [as_prompt(p) for p in prompts]
+        prompts = [as_prompt(p, f"prompts[{i}]") for i, p in enumerate(prompts)]
         names = set(self.component_names)
         if (
             names & set(UQLM_BLACKBOX_SCORERS) - set(UQLM_WHITEBOX_SCORERS)

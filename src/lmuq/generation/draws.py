@@ -134,7 +134,10 @@ def _check_request(prompts: Sequence[str], num_samples: int) -> list[str]:
     if num_samples < 0:
         raise ValueError(f"num_samples must be an int >= 0, got {num_samples!r}")
     if isinstance(prompts, Sequence) and not isinstance(prompts, str):
-        prompts = [p if isinstance(p, str) else as_prompt(p) for p in prompts]
+        prompts = [
+            p if isinstance(p, str) else as_prompt(p, f"prompts[{i}]")
+            for i, p in enumerate(prompts)
+        ]
     check_generate_args(prompts, 1)
     return list(prompts)
 

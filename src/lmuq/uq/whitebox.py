@@ -395,7 +395,7 @@ def sets_from_logprobs(
     """Sample sets from UQLM's ``score`` arguments (texts default to the joined tokens)."""
     n = len(logprobs_results)
     if prompts is not None and not isinstance(prompts, str):
-        prompts = [as_prompt(p) for p in prompts]
+        prompts = [as_prompt(p, f"prompts[{i}]") for i, p in enumerate(prompts)]
     for what, v in (
         ("prompts", prompts),
         ("responses", responses),
