@@ -82,8 +82,7 @@ def main() -> None:
             print(f"\nsplit 0 ({int(cal.sum())} calibration, {int(test.sum())} held out):")
             print("  weights: " + ", ".join(f"{n} {w:.2f}" for w, n in top) + ", ...")
             print(f"  ensemble AUROC {e_iv}; best single ({best}) {b_iv}")
-            p = f"< {d.p_floor:.2g}" if d.p_value <= d.p_floor else f"{d.p_value:.3f}"
-            print(f"  difference {d.estimate:+.3f} [{d.low:+.3f}, {d.high:+.3f}], p {p}")
+            print(f"  difference {d.estimate:+.3f} [{d.low:+.3f}, {d.high:+.3f}], p {d.p_text}")
     diffs = np.array(diffs)
     print(
         f"\nover {args.splits} splits: ensemble minus best single AUROC on the held-out half, "

@@ -79,8 +79,7 @@ def main() -> None:
     print(format_summary([s.summary for s in data.scorers], data.max_rejection))
     print(f"\npaired bootstrap, {data.paired[0].a} against each (AUROC difference):")
     for d in data.paired:
-        p = f"< {d.p_floor:.2g}" if d.p_value <= d.p_floor else f"{d.p_value:.3f}"
-        print(f"  {d.b:<34} {d.estimate:+.3f} [{d.low:+.3f}, {d.high:+.3f}]  p {p}")
+        print(f"  {d.b:<34} {d.estimate:+.3f} [{d.low:+.3f}, {d.high:+.3f}]  p {d.p_text}")
 
 
 def _run_scorers(results: Path) -> list[str]:

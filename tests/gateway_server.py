@@ -3,15 +3,11 @@ the load benchmark)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from typing import Any
-
-import uvicorn
 
 from lmuq.app.serve.app import create_app
 from lmuq.app.serve.config import GatewayConfig
+from uvicorn_thread import UvicornThread
 
 __all__ = ["GatewayThread"]
 
@@ -23,8 +19,7 @@ class GatewayThread:
         self.config = config
         self.app = create_app(config)
         self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner = UvicornThread(self.app, "gateway")
 
     @property
     def gateway(self) -> Any:
@@ -39,30 +34,11 @@ class GatewayThread:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> GatewayThread:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the gateway did not start")
-            time.sleep(0.01)
+        self.port = self._runner.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._runner.stop()
 
     def __enter__(self) -> GatewayThread:
         return self.start()

@@ -43,15 +43,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from uvicorn_thread import UvicornThread
 
 __all__ = ["FakeOpenAIServer", "Rule"]
 
@@ -96,9 +96,8 @@ class FakeOpenAIServer:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
         self.app = self._build_app()
+        self._runner = UvicornThread(self.app, "fake OpenAI server", timeout_keep_alive=30)
 
     # ------------------------------------------------------------------ control
 
@@ -130,34 +129,11 @@ class FakeOpenAIServer:
             self.max_inflight = 0
 
     def start(self) -> FakeOpenAIServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            access_log=False,
-            timeout_keep_alive=30,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake OpenAI server did not start")
-            time.sleep(0.01)
+        self.port = self._runner.start(self.port)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._runner.stop()
 
     def __enter__(self) -> FakeOpenAIServer:
         return self.start()

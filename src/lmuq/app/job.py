@@ -325,11 +325,26 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     on_answers = [n for n in names if cfg.extract_answers and _compares_answers(n)]
     on_texts = [n for n in names if n not in on_answers]
 
+    loaded: dict[str, Any] = {}  # models the first pass loaded, handed to the second
+
     def scored(scorers: list[str], sample_sets: list) -> Any:
         scorer = UQScorer(
-            scorers, nli_model_name=cfg.nli_model, equivalence=equivalence, use_best=False
+            scorers,
+            nli_model_name=cfg.nli_model,
+            equivalence=equivalence,
+            use_best=False,
+            **loaded,
         )
-        return scorer.score(sample_sets, progress=cfg.progress)
+        result = scorer.score(sample_sets, progress=cfg.progress)
+        stats = scorer.statistics
+        for name, value in (
+            ("nli_model", stats.nli),
+            ("embedder", stats.embedder),
+            ("bertscorer", stats.bertscorer),
+        ):
+            if value is not None:
+                loaded[name] = value
+        return result
 
     extracted = extracted_sample_sets(sets, questions) if on_answers else None
     if on_answers:
@@ -369,7 +384,7 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
             + (" (the store keeps what succeeded)" if store is not None else "")
         )
 
-    rows = _rows(questions, sets, result, correct)
+    rows = _rows(questions, sets, result, correct, extracted=bool(on_answers))
     run = _run_info(cfg, label, sets, result, correct[answered], timings)
     evaluated = [*result.scorers, LENGTH_BASELINE]
     run["evaluated"] = evaluated
@@ -445,7 +460,7 @@ def _digest(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _rows(questions, sets, result, correct) -> list[dict[str, Any]]:
+def _rows(questions, sets, result, correct, *, extracted: bool) -> list[dict[str, Any]]:
     """One flat row per question: texts, correctness, every score column, the baseline."""
     raw_cols = [
         c
@@ -466,9 +481,9 @@ def _rows(questions, sets, result, correct) -> list[dict[str, Any]]:
             "response_tokens": ss.answer.num_tokens,
             "finish_reason": ss.answer.finish_reason,
             "sampled_responses": ss.sample_texts,
-            # the answer the consistency scorers compared ("" = none found)
-            "extracted_answer": extract_answer(ss.answer.text, q) or "",
         }
+        if extracted:  # the answer the consistency scorers compared ("" = none found)
+            row["extracted_answer"] = extract_answer(ss.answer.text, q) or ""
         row.update({c: result.columns[c][i] for c in raw_cols})
         row[LENGTH_BASELINE] = -float(ss.answer.num_tokens)
         row["score_errors"] = result.columns["score_errors"][i]

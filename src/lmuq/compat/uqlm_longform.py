@@ -100,6 +100,19 @@ def _check_scored(responses: Sequence[str], sampled: Sequence[Sequence[str]] | N
             raise ValueError(f"sampled_responses[{i}] must be a non-empty list of str")
 
 
+def _check_unit_settings(granularity: str, aggregation: str, response_refinement: bool) -> None:
+    """The settings every long-form front door shares, checked with UQLM's messages."""
+    if granularity not in ("claim", "sentence"):
+        raise ValueError(f'Invalid granularity: {granularity}. Must be "sentence" or "claim"')
+    if aggregation not in F.AGGREGATIONS:
+        raise ValueError(f"aggregation must be 'mean' or 'min', got {aggregation!r}")
+    if response_refinement and granularity != "claim":
+        raise ValueError(
+            "response_refinement needs granularity='claim' (as in UQLM): set "
+            "granularity='claim' or response_refinement=False"
+        )
+
+
 class _LongTextBase:
     """What LongTextUQ and LongTextGraph share: generation, decomposition, UQLM names."""
 
@@ -139,15 +152,7 @@ class _LongTextBase:
             raise ValueError(f"Invalid scorers: {unknown}. Must be a subset of {list(names)}")
         if not scorers:
             raise ValueError("scorers is empty")
-        if granularity not in ("claim", "sentence"):
-            raise ValueError(f'Invalid granularity: {granularity}. Must be "sentence" or "claim"')
-        if aggregation not in F.AGGREGATIONS:
-            raise ValueError(f"aggregation must be 'mean' or 'min', got {aggregation!r}")
-        if response_refinement and granularity != "claim":
-            raise ValueError(
-                "response_refinement needs granularity='claim' (as in UQLM): set "
-                "granularity='claim' or response_refinement=False"
-            )
+        _check_unit_settings(granularity, aggregation, response_refinement)
         if sampling_temperature <= 0:
             raise ValueError(f"sampling_temperature must be > 0, got {sampling_temperature}")
         if max_length < 1:
@@ -596,12 +601,7 @@ class LongTextQA:
     ) -> None:
         if llm is None:
             raise ValueError("LongTextQA needs llm= (it answers the claims' questions)")
-        if granularity not in ("claim", "sentence"):
-            raise ValueError(f'Invalid granularity: {granularity}. Must be "sentence" or "claim"')
-        if aggregation not in F.AGGREGATIONS:
-            raise ValueError(f"aggregation must be 'mean' or 'min', got {aggregation!r}")
-        if response_refinement and granularity != "claim":
-            raise ValueError("response_refinement needs granularity='claim' (as in UQLM)")
+        _check_unit_settings(granularity, aggregation, response_refinement)
         self.llm = llm
         self.scorers = ["semantic_negentropy"] if not scorers else list(scorers)
         self.granularity = granularity

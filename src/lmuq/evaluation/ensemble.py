@@ -448,27 +448,18 @@ class UQEnsemble:
         grader = self.grader_llm if self.grader_llm is not None else self.llm
         if grader_function is None and grader is not None:
             correct = await self._llm_grades(result, ground_truth_answers, grader)
-            return self.tune_from_graded(
-                correct,
-                weights_objective,
-                thresh_bounds,
-                thresh_objective,
-                n_trials,
-                step_size,
-                fscore_beta,
-                show_progress_bars,
-            )
-        grade = grader_function or _alias_grader
-        correct = []
-        for i, (r, a) in enumerate(
-            zip(result.columns["response"], ground_truth_answers, strict=True)
-        ):
-            ok = grade(r, a)
-            if not isinstance(ok, (bool, np.bool_)):
-                raise TypeError(
-                    f"grader_function returned {type(ok).__name__} on row {i}, not bool"
-                )
-            correct.append(bool(ok))
+        else:
+            grade = grader_function or _alias_grader
+            correct = []
+            for i, (r, a) in enumerate(
+                zip(result.columns["response"], ground_truth_answers, strict=True)
+            ):
+                ok = grade(r, a)
+                if not isinstance(ok, (bool, np.bool_)):
+                    raise TypeError(
+                        f"grader_function returned {type(ok).__name__} on row {i}, not bool"
+                    )
+                correct.append(bool(ok))
         return self.tune_from_graded(
             correct,
             weights_objective,

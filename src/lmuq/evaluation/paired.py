@@ -74,6 +74,16 @@ class PairedDifference:
         """The smallest p-value these resamples can show, ``1 / n_valid``."""
         return 1.0 / self.n_valid if self.n_valid else math.nan
 
+    @property
+    def p_text(self) -> str:
+        """The p-value as a reader should see it: ``0.034``, ``< 0.001`` at the resamples'
+        floor, ``n/a`` when undefined."""
+        if not math.isfinite(self.p_value):
+            return "n/a"
+        if self.p_value <= self.p_floor:
+            return f"< {self.p_floor:.2g}"
+        return f"{self.p_value:.3f}"
+
 
 def paired_bootstrap(
     a: ArrayLike,

@@ -151,15 +151,6 @@ def _iv_parts(iv: Interval) -> tuple[str, str]:
     return est, rest
 
 
-def _pvalue(d: Any) -> str:
-    """A paired test's p-value: ``0.034``, or ``< 0.001`` at the resamples' floor."""
-    if not _finite(d.p_value):
-        return "n/a"
-    if d.p_value <= d.p_floor:
-        return f"< {d.p_floor:.2g}"
-    return f"{d.p_value:.3f}"
-
-
 def _threshold(x: Any) -> str:
     if _finite_or_inf(x) and math.isinf(float(x)):
         return "∞ (abstain on all)"
@@ -458,7 +449,6 @@ def _environment():
         parts=_parts,
         andjoin=_and_join,
         ivparts=_iv_parts,
-        pvalue=_pvalue,
     )
     env.tests["finite"] = _finite
     return env
