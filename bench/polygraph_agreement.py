@@ -1,4 +1,5 @@
-"""Agreement of lmuq's semantic density, CoCoA, SAR and CCP with LM-Polygraph 0.7.0.
+"""Agreement of lmuq's semantic density, CoCoA, SAR, CCP, RAUQ, attention score and
+EigenScore with LM-Polygraph 0.7.0.
 
 Not run in CI. LM-Polygraph pins its own torch / transformers, so it lives in its own
 virtual environment and the two libraries meet through a file. Both sides compute from the
@@ -33,6 +34,12 @@ differences, by design (see the functional modules' docstrings):
   ``combine_directions`` does the same. Its NLI inputs are the bare token strings, lmuq's
   scorer the answer's prefix ending in each; here both get the same labels.
 
+* RAUQ: LM-Polygraph returns u + 1 (``1 − mean log c``); ``lmuq`` here is lmuq's u + 1.
+* AttentionScore: LM-Polygraph reads a second forward pass, so its full form also counts
+  the response's last token, which lmuq's generation pass never reads; the full form is
+  compared on the positions lmuq has (prompt and response but the last token), the
+  ``gen_only`` form on LM-Polygraph's own slice (which leaves the last token out too).
+
 An estimator whose statistics' names differ in the installed LM-Polygraph is reported as an
 error, not silently skipped.
 """
@@ -44,14 +51,27 @@ import functools
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 TEMPERATURE = 0.001  # SAR's t, both libraries' default
+LAYERS, HEADS, PROMPT = 6, 3, 4  # the shape of the random attention maps
 
 
 def _draw(seed: int) -> dict:
+    case = _draw_text_statistics(seed)
+    # drawn from their own stream, so that the cases above stay as they were
+    rng = np.random.default_rng([seed, 1])
+    n_tok, m = len(case["answer_logprobs"]), len(case["sample_texts"])
+    case["attention_prompt"] = rng.uniform(0.01, 1.0, size=(LAYERS, HEADS, PROMPT)).tolist()
+    case["attention_tokens"] = rng.uniform(0.01, 1.0, size=(LAYERS, HEADS, n_tok - 1)).tolist()
+    case["sample_embeddings"] = rng.normal(size=(m, 8)).tolist()
+    return case
+
+
+def _draw_text_statistics(seed: int) -> dict:
     rng = np.random.default_rng(seed)
     m = int(rng.integers(2, 6))
     n_tok = int(rng.integers(1, 6))
@@ -93,6 +113,7 @@ def _lmuq_values(case: dict) -> dict[str, float]:
     from lmuq.constants import CONTRADICTION, ENTAILMENT, NEUTRAL
     from lmuq.scoring.functional import ccp as CCPF
     from lmuq.scoring.functional import cocoa as CoF
+    from lmuq.scoring.functional import internals as IF
     from lmuq.scoring.functional import sar as SarF
     from lmuq.scoring.functional import semantic_density as SDF
 
@@ -135,6 +156,13 @@ def _lmuq_values(case: dict) -> dict[str, float]:
         ]
         steps.append((lp, [-1, *labels[1:]]))
     out["CCP"] = -math.exp(CCPF.claim_conditioned_log_probability(steps))
+    tokens = np.array(case["attention_tokens"]).reshape(LAYERS, HEADS, -1)
+    prompt = np.log(np.array(case["attention_prompt"]) + 1e-12).sum(-1)
+    out["RAUQ"] = IF.rauq(ans_lp, tokens, alpha=0.2) + 1.0
+    mid = LAYERS // 2
+    out["AttentionScore"] = IF.attention_score(tokens[mid], prompt[mid])
+    out["AttentionScore/gen_only"] = IF.attention_score(tokens[mid])
+    out["EigenScore"] = IF.eigenscore(np.array(case["sample_embeddings"]))
     return out
 
 
@@ -167,7 +195,31 @@ _ESTIMATORS = {
     "sar": ("SAR",),
     "semantic_density": ("SemanticDensity",),
     "claim_conditioned_probability": ("ClaimConditionedProbability",),
+    "rauq": ("RAUQ",),
+    "attention_score": ("AttentionScore",),
+    "eigenscore": ("EigenScore",),
 }
+
+
+def _attention_maps(case: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LM-Polygraph's attention inputs built from the case's diagonals: ``attention_all``
+    (layers * heads, T, T) with a[t, t - 1] = the token attention, and the forward pass's
+    (layers, heads, N, N) maps over N = prompt + T - 1 positions (lmuq's) and N + 1 (with
+    the last token, for ``gen_only``)."""
+    prompt = np.array(case["attention_prompt"])
+    tokens = np.array(case["attention_tokens"]).reshape(LAYERS, HEADS, -1)
+    t = tokens.shape[2] + 1
+    attention_all = np.zeros((LAYERS * HEADS, t, t))
+    for j in range(1, t):
+        attention_all[:, j, j - 1] = tokens[:, :, j - 1].reshape(-1)
+    diag = np.concatenate([prompt, tokens], axis=2)
+    n = diag.shape[2]
+    full = np.zeros((LAYERS, HEADS, n, n))
+    full[:, :, np.arange(n), np.arange(n)] = diag
+    longer = np.zeros((LAYERS, HEADS, n + 1, n + 1))
+    longer[:, :, np.arange(n), np.arange(n)] = diag
+    longer[:, :, n, n] = 0.5  # the last token's entry, which gen_only leaves out
+    return attention_all, full, longer
 
 
 @functools.cache
@@ -251,6 +303,8 @@ def _polygraph_values(case: dict) -> dict[str, float]:
             ]
         ],
     }
+    attention_all, full, longer = _attention_maps(case)
+    with_last = {"greedy_tokens": [list(range(len(ans_lp)))]}
     makers = {
         "CocoaMSP": lambda: E.CocoaMSP(),
         "CocoaPPL": lambda: E.CocoaPPL(),
@@ -260,23 +314,37 @@ def _polygraph_values(case: dict) -> dict[str, float]:
         "SAR": lambda: E.SAR(),
         "SemanticDensity": lambda: E.SemanticDensity(),
         "CCP": lambda: E.ClaimConditionedProbability(),
+        "RAUQ": lambda: E.RAUQ(alpha=0.2, n_layers=LAYERS, n_heads=HEADS),
+        "AttentionScore": lambda: E.AttentionScore(layer=LAYERS // 2),
+        "AttentionScore/gen_only": lambda: E.AttentionScore(layer=LAYERS // 2, gen_only=True),
+        "EigenScore": lambda: E.EigenScore(),
+    }
+    extra = {
+        "RAUQ": {"attention_all": [attention_all]},
+        "AttentionScore": {"forwardpass_attention_weights": [full]},
+        "AttentionScore/gen_only": {"forwardpass_attention_weights": [longer], **with_last},
+        "EigenScore": {"sample_embeddings": [np.array(case["sample_embeddings"])]},
     }
     out = {}
     for name, make in makers.items():
         try:
-            out[name] = float(np.asarray(make()(stats)).reshape(-1)[0])
+            inputs = {**stats, **extra.get(name, {})}
+            out[name] = float(np.asarray(make()(inputs)).reshape(-1)[0])
         except Exception as exc:  # an API difference in the installed version: report it
             out[name] = f"error: {type(exc).__name__}: {exc}"
     return out
 
 
 def compare(path: Path) -> int:
+    # LM-Polygraph's RAUQ averages an empty slice for a one-token answer (then picks head 0,
+    # which it never reads): numpy's warning, not a difference
+    warnings.simplefilter("ignore", RuntimeWarning)
     cases = json.loads(path.read_text(encoding="utf-8"))
     worst: dict[str, float | str] = {}
     for case in cases:
         theirs = _polygraph_values(case)
         for name, ours in case["lmuq"].items():
-            key = name.split("/")[0]
+            key = name if name in theirs else name.split("/")[0]
             got = theirs.get(key)
             if isinstance(got, str):
                 worst[name] = got

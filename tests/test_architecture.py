@@ -20,6 +20,7 @@ from lmuq.scoring import (
     SCORERS,
     ScoringContext,
     blackbox,
+    internals,
     judged,
     longform,
     score,
@@ -28,7 +29,7 @@ from lmuq.scoring import (
 )
 from lmuq.scoring.catalogue import markdown_table, update_tables
 from lmuq.scoring.spec import FAMILIES
-from lmuq.types import Generation, SampleSet
+from lmuq.types import Generation, ModelInternals, SampleSet
 from nli_fakes import RuleNLI
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -45,7 +46,13 @@ def test_readme_scorer_tables_are_generated_from_the_registry():
 
 
 def test_every_family_is_registered_once():
-    declared = [*whitebox.SPECS, *blackbox.SPECS, *judged.SPECS, *longform.SPECS]
+    declared = [
+        *whitebox.SPECS,
+        *internals.SPECS,
+        *blackbox.SPECS,
+        *judged.SPECS,
+        *longform.SPECS,
+    ]
     assert [s.name for s in declared] == list(SCORERS)
     assert len(set(SCORERS)) == len(SCORERS)
     assert {s.family for s in declared} == set(FAMILIES)
@@ -116,6 +123,17 @@ def _generation(rng: np.random.Generator) -> Generation:
         tokens=tokens,
         top_logprobs=top,
         top_token_ids=top_ids,
+        internals=_internals(rng, n_tok),
+    )
+
+
+def _internals(rng: np.random.Generator, n_tok: int, layers: int = 6, heads: int = 3):
+    """Random model internals: attention weights in (0, 1], a prompt of 4 positions."""
+    return ModelInternals(
+        token_attention=rng.uniform(1e-6, 1.0, size=(layers, heads, n_tok - 1)),
+        prompt_log_attention=np.log(rng.uniform(1e-6, 1.0, size=(layers, heads, 4))).sum(-1),
+        embedding=rng.normal(size=8),
+        embedding_layer=layers // 2,
     )
 
 

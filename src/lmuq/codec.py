@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from lmuq.types import Generation, SampleSet, SamplingParams
+from lmuq.types import Generation, ModelInternals, SampleSet, SamplingParams
 
 __all__ = [
     "INPUT_FIELDS",
@@ -81,6 +81,7 @@ def generation_from_dict(data: Mapping[str, Any]) -> Generation:
                 arr[tuple(pos)] = float(value)
     params = data.get("params")
     top_ids = data.get("top_token_ids")
+    internals = data.get("internals")
     return Generation(
         text=data["text"],
         logprobs=arrays["logprobs"],
@@ -91,6 +92,7 @@ def generation_from_dict(data: Mapping[str, Any]) -> Generation:
         finish_reason=data.get("finish_reason"),
         params=None if params is None else SamplingParams(**params),
         error=data.get("error"),
+        internals=None if internals is None else ModelInternals(**internals),
     )
 
 

@@ -22,6 +22,7 @@ from lmuq.constants import LOGPROB_TOLERANCE
 __all__ = [
     "KINDS",
     "Generation",
+    "ModelInternals",
     "Question",
     "SampleSet",
     "SamplingParams",
@@ -76,8 +77,88 @@ def _as_array(values: Any, dtype: type) -> np.ndarray | None:
     return np.asarray(values, dtype=dtype)
 
 
+def _float32_list(a: np.ndarray) -> Any:
+    """A float32 array as nested lists of the shortest decimals that read back exactly."""
+    if a.ndim > 1:
+        return [_float32_list(x) for x in a]
+    return [float(np.format_float_positional(x, unique=True, trim="-")) for x in a]
+
+
 # eq=False: records holding arrays compare (and hash) by identity; element-wise array
 # comparison has no single truth value.
+@dataclass(frozen=True, eq=False)
+class ModelInternals:
+    """What a local model computed while generating one response, kept for the scorers
+    that read a model's internals (RAUQ, attention score, EigenScore).
+
+    Captured in the same ``generate`` pass by
+    :class:`~lmuq.backends.transformers.TransformersBackend` with ``internals=True``;
+    server backends cannot return them. Arrays are float32, as the model computed them.
+
+    Attributes:
+        embedding: shape ``(d,)``, the hidden state at layer ``embedding_layer`` of the last
+            position the model read (the one whose output is the last token).
+        embedding_layer: which hidden state ``embedding`` is (0 = the token embeddings).
+        token_attention: shape ``(layers, heads, T - 1)`` for a response of T tokens, or
+            None when attention was not captured (by default only greedy calls keep it).
+            Entry ``t - 1`` is, at the step that generated token ``t`` (t = 1..T-1), the
+            attention weight from the newest position (token ``t - 1``) to itself: the
+            diagonal of the attention map over the response, which RAUQ reads as the
+            attention of token t to the previous token. The last token is never read, so
+            it has no entry.
+        prompt_log_attention: shape ``(layers, heads)``, Σ_p log(A_pp + 1e-12) over the
+            prompt positions p (the prompt's part of the attention score); None with
+            ``token_attention``.
+    """
+
+    embedding: np.ndarray
+    embedding_layer: int
+    token_attention: np.ndarray | None = None
+    prompt_log_attention: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        emb = np.asarray(_as_array(self.embedding, np.float32))
+        if emb.ndim != 1 or emb.size == 0:
+            raise ValueError(f"embedding must be a non-empty 1-D vector, got shape {emb.shape}")
+        if not isinstance(self.embedding_layer, (int, np.integer)) or self.embedding_layer < 0:
+            raise ValueError(f"embedding_layer must be an int >= 0, got {self.embedding_layer!r}")
+        object.__setattr__(self, "embedding", emb)
+        object.__setattr__(self, "embedding_layer", int(self.embedding_layer))
+        if (self.token_attention is None) != (self.prompt_log_attention is None):
+            raise ValueError("token_attention and prompt_log_attention come together (or neither)")
+        if self.token_attention is None:
+            return
+        att = np.asarray(_as_array(self.token_attention, np.float32))
+        prompt = np.asarray(_as_array(self.prompt_log_attention, np.float32))
+        if att.ndim != 3:
+            raise ValueError(
+                f"token_attention must have shape (layers, heads, T - 1), got {att.shape}"
+            )
+        if prompt.shape != att.shape[:2]:
+            raise ValueError(
+                f"prompt_log_attention must have shape (layers, heads) = {att.shape[:2]}, "
+                f"got {prompt.shape}"
+            )
+        object.__setattr__(self, "token_attention", att)
+        object.__setattr__(self, "prompt_log_attention", prompt)
+
+    @property
+    def has_attention(self) -> bool:
+        return self.token_attention is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; float32 values written as the shortest decimals that read back
+        exactly (``ModelInternals(**d)`` rebuilds the same arrays)."""
+        out: dict[str, Any] = {
+            "embedding": _float32_list(self.embedding),
+            "embedding_layer": self.embedding_layer,
+        }
+        if self.token_attention is not None:
+            out["token_attention"] = _float32_list(self.token_attention)
+            out["prompt_log_attention"] = _float32_list(self.prompt_log_attention)
+        return out
+
+
 @dataclass(frozen=True, eq=False)
 class Generation:
     """One model output.
@@ -95,6 +176,8 @@ class Generation:
         finish_reason: ``"stop"`` (EOS), ``"length"`` (hit max_new_tokens) or ``"error"``.
         params: the sampling parameters actually used.
         error: why the call failed, when it did (then ``text`` is empty).
+        internals: the model's attention and hidden state for this response, when a local
+            backend captured them (``TransformersBackend(internals=True)``); else None.
     """
 
     text: str
@@ -106,6 +189,7 @@ class Generation:
     finish_reason: str | None = None
     params: SamplingParams | None = None
     error: str | None = None
+    internals: ModelInternals | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):
@@ -136,6 +220,18 @@ class Generation:
             object.__setattr__(self, "token_ids", tuple(int(t) for t in self.token_ids))
         if self.tokens is not None:
             object.__setattr__(self, "tokens", tuple(self.tokens))
+        if self.internals is not None:
+            if not isinstance(self.internals, ModelInternals):
+                raise TypeError(
+                    "Generation.internals must be a ModelInternals, got "
+                    f"{type(self.internals).__name__}"
+                )
+            att = self.internals.token_attention
+            if lp is not None and att is not None and att.shape[2] != max(lp.size - 1, 0):
+                raise ValueError(
+                    f"internals.token_attention covers {att.shape[2]} steps but a response of "
+                    f"{lp.size} tokens has {max(lp.size - 1, 0)}"
+                )
 
     # LUQ's ``LLMOutput`` calls the text ``answer``; ported code reads it.
     @property
@@ -150,8 +246,13 @@ class Generation:
     def failed(self) -> bool:
         return self.error is not None
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (arrays become lists; non-finite numbers become None)."""
+    def to_dict(self, *, internals: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict (arrays become lists; non-finite numbers become None).
+
+        ``internals=False`` leaves the captured model internals out (the demo's results
+        file: they are large and only the internals scorers read them); the run store keeps
+        them, so that a resumed run scores what a fresh one does.
+        """
 
         def _list(a: np.ndarray | None) -> Any:
             if a is None:
@@ -170,6 +271,11 @@ class Generation:
             "finish_reason": self.finish_reason,
             "params": self.params.to_dict() if self.params is not None else None,
             "error": self.error,
+            **(
+                {"internals": self.internals.to_dict()}
+                if internals and self.internals is not None
+                else {}
+            ),
         }
 
     def with_text(self, text: str) -> Generation:

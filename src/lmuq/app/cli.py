@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -528,9 +529,17 @@ def calibrate_command(**o: Any) -> int:
 @cli.command("serve")
 @click.option(
     "--upstream",
-    required=True,
+    default=None,
     metavar="URL",
-    help="base URL of the OpenAI-compatible server to guard, e.g. http://localhost:8000/v1",
+    help="base URL of the OpenAI-compatible server to guard, e.g. http://localhost:8000/v1 "
+    "[default: none, serve the local --model]",
+)
+@click.option(
+    "--model",
+    default=None,
+    metavar="PATH",
+    help="without --upstream: a local model folder to serve [default: the embedded "
+    "SmolLM2-135M-Instruct]",
 )
 @click.option(
     "--policy",
@@ -584,32 +593,74 @@ def calibrate_command(**o: Any) -> int:
 def serve_command(**o: Any) -> int:
     """Serve the OpenAI API in front of --upstream, with the policy's confidence and decision
     on every answer (an 'lmuq' object per choice, x-lmuq-confidence / x-lmuq-decision
-    headers). Gateway keys, if wanted: comma-separated in $LMUQ_GATEWAY_KEYS, sent by
-    clients in the X-LMUQ-Key header; the client's Authorization goes to the upstream."""
+    headers). Without --upstream the gateway serves a local model (--model, default the
+    embedded one) through a loopback OpenAI-compatible server of its own. Gateway keys, if
+    wanted: comma-separated in $LMUQ_GATEWAY_KEYS, sent by clients in the X-LMUQ-Key header;
+    the client's Authorization goes to the upstream."""
     with _user_errors():
-        from lmuq.app.serve.config import DEFAULT_REFUSAL, GatewayConfig
         from lmuq.app.serve.server import serve
         from lmuq.evaluation.policy import load_policy
 
         policy = load_policy(o["policy_path"])
-        config = GatewayConfig(
-            upstream=o["upstream"],
-            policy=policy,
-            abstain=o["abstain"],
-            refusal=o["refusal"] or DEFAULT_REFUSAL,
-            max_concurrency=o["max_concurrency"],
-            max_queue=o["max_queue"],
-            timeout=o["timeout"],
-            key_digests=GatewayConfig.keys_from_env(),
-            audit=o["audit"],
-            hash_prompts=o["hash_prompts"],
-            eager_samples=o["eager_samples"],
-        )
+        if o["upstream"] is None:
+            return _serve_local_model(o, policy)
+        if o["model"] is not None:
+            raise click.UsageError("--model is for serving a local model: drop --upstream")
+        config = _gateway_config(o, policy, o["upstream"])
         keys = "required (X-LMUQ-Key)" if config.key_digests else "none"
         click.echo(
             f"lmuq gateway: policy {policy.id} ({', '.join(policy.scorers)}), upstream "
             f"{config.upstream}, gateway keys {keys}; OpenAI API at "
             f"http://{o['host']}:{o['port']}/v1",
+            err=True,
+        )
+        serve(config, host=o["host"], port=o["port"], log_level=o["log_level"])
+    return 0
+
+
+def _gateway_config(o: dict[str, Any], policy: Any, upstream: str) -> Any:
+    from lmuq.app.serve.config import DEFAULT_REFUSAL, GatewayConfig
+
+    return GatewayConfig(
+        upstream=upstream,
+        policy=policy,
+        abstain=o["abstain"],
+        refusal=o["refusal"] or DEFAULT_REFUSAL,
+        max_concurrency=o["max_concurrency"],
+        max_queue=o["max_queue"],
+        timeout=o["timeout"],
+        key_digests=GatewayConfig.keys_from_env(),
+        audit=o["audit"],
+        hash_prompts=o["hash_prompts"],
+        eager_samples=o["eager_samples"],
+    )
+
+
+def _serve_local_model(o: dict[str, Any], policy: Any) -> int:
+    """``lmuq serve`` without --upstream: the local model behind a loopback server."""
+    from lmuq.app.serve.local_model import LocalModelUpstream
+    from lmuq.app.serve.server import serve
+    from lmuq.backends.transformers import TransformersBackend
+
+    t0 = time.perf_counter()
+    if o["model"] is None:
+        from lmuq.backends.default_model import DEFAULT_MODEL_LABEL, load_default_model
+
+        tokenizer, model = load_default_model()
+        label, name = DEFAULT_MODEL_LABEL, "SmolLM2-135M-Instruct"
+    else:
+        from lmuq.backends.transformers import load_model_and_tokenizer
+
+        tokenizer, model = load_model_and_tokenizer(o["model"])
+        label = name = str(o["model"])
+    backend = TransformersBackend(model, tokenizer, top_logprobs=20)
+    with LocalModelUpstream(backend, name) as local:
+        config = _gateway_config(o, policy, local.base_url)
+        keys = "required (X-LMUQ-Key)" if config.key_digests else "none"
+        click.echo(
+            f"lmuq gateway: policy {policy.id} ({', '.join(policy.scorers)}), serving "
+            f"{label} (loaded in {time.perf_counter() - t0:.1f} s; model name {name!r}), "
+            f"gateway keys {keys}; OpenAI API at http://{o['host']}:{o['port']}/v1",
             err=True,
         )
         serve(config, host=o["host"], port=o["port"], log_level=o["log_level"])

@@ -73,6 +73,12 @@ class DemoConfig:
                     f"--scorers: {name} is a judged scorer (it needs a judge model); the job "
                     "runs the white-box and black-box families"
                 )
+            if self.base_url and spec.needs & {"answer_internals", "sample_internals"}:
+                raise ConfigError(
+                    f"--scorers: {name} reads the model's attention and hidden states, which "
+                    "only a local model gives (a server behind --base-url cannot return "
+                    "them): drop it, or run a local --model"
+                )
         if self.sample_top_p is not None and not 0.0 < self.sample_top_p <= 1.0:
             raise ConfigError(f"--top-p must be in (0, 1], got {self.sample_top_p}")
         if self.sample_top_k is not None and self.sample_top_k < 1:

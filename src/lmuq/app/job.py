@@ -28,6 +28,7 @@ from lmuq.generation import draw
 from lmuq.grading import grade_question
 from lmuq.grading.extraction import extract_answer, extracted_sample_sets
 from lmuq.scoring.blackbox import CLUSTER_ONLY
+from lmuq.scoring.internals import needs_internals
 from lmuq.secrets import redact_settings, url_without_userinfo
 from lmuq.storage.files import atomic_write, write_jsonl, write_table
 from lmuq.types import SamplingParams
@@ -35,6 +36,7 @@ from lmuq.uq.scorer import UQScorer
 
 __all__ = [
     "EMBEDDING_WHITEBOX",
+    "INTERNALS_WHITEBOX",
     "LENGTH_BASELINE",
     "NLI_WHITEBOX",
     "ConfigError",
@@ -126,6 +128,11 @@ EMBEDDING_WHITEBOX = (
 )
 #: White-box scorers that read an NLI model: by default whenever --nli-model is given.
 NLI_WHITEBOX = ("semantic_density",)
+#: White-box scorers that read the model's internals (RAUQ, Vazhentsev et al. 2025; the
+#: attention score, Sriramanan et al. 2024; EigenScore, Chen et al. 2024): the job runs them
+#: by default with a local model, whose backend then captures attention and hidden states in
+#: the same generation pass; a server (--base-url) cannot return them.
+INTERNALS_WHITEBOX = ("rauq", "attention_score", "attention_score_response", "eigenscore")
 
 
 def blackbox_scorers_for(nli_model: str | None) -> tuple[str, ...]:
@@ -189,7 +196,8 @@ def whitebox_scorers_for(cfg: DemoConfig) -> tuple[str, ...]:
     compare texts when the black-box scorers load the embedder (and the NLI model)."""
     if cfg.scorers is not None:
         return tuple(cfg.scorers)
-    extra = EMBEDDING_WHITEBOX if cfg.blackbox else ()
+    extra = () if cfg.base_url else INTERNALS_WHITEBOX
+    extra = (*extra, *(EMBEDDING_WHITEBOX if cfg.blackbox else ()))
     if cfg.blackbox and cfg.nli_model:
         extra = (*extra, *NLI_WHITEBOX)
     return (*cfg.whitebox_scorers(), *extra)
@@ -216,7 +224,11 @@ def _backend(cfg: DemoConfig, echo=print):
             max_concurrency=cfg.batch_size,
         )
         return backend, f"{cfg.model} @ {url_without_userinfo(cfg.base_url)}"
-    kwargs: dict[str, Any] = {"top_logprobs": cfg.top_logprobs, "batch_size": cfg.batch_size}
+    kwargs: dict[str, Any] = {
+        "top_logprobs": cfg.top_logprobs,
+        "batch_size": cfg.batch_size,
+        "internals": needs_internals(whitebox_scorers_for(cfg)),
+    }
     if cfg.model is None:
         from lmuq.backends.default_model import (
             DEFAULT_MODEL_LABEL,
@@ -451,6 +463,8 @@ def _generation_settings(cfg: DemoConfig, label: str, answer, sample) -> dict[st
         "answer_params": answer.to_dict(),
         "sample_params": sample.to_dict(),
         "top_logprobs": cfg.top_logprobs,
+        # a run stored without the model's internals cannot feed the scorers that read them
+        **({"internals": True} if needs_internals(whitebox_scorers_for(cfg)) else {}),
     }
 
 
@@ -514,8 +528,9 @@ def _write(cfg, questions, rows, sets, summaries, equivalence, run) -> dict[str,
         {
             **{k: v for k, v in row.items() if k != "sampled_responses"},
             "aliases": list(q.aliases),
-            "answer": ss.answer.to_dict(),
-            "samples": [s.to_dict() for s in ss.samples],
+            # the model internals (attention, hidden states) stay in the run store only
+            "answer": ss.answer.to_dict(internals=False),
+            "samples": [s.to_dict(internals=False) for s in ss.samples],
         }
         for q, row, ss in zip(questions, rows, sets, strict=True)
     ]

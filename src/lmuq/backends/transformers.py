@@ -6,22 +6,32 @@ used to *draw* a sample do not change the probability recorded for it. This is w
 white-box scorers' definitions assume.
 
 Nothing here mutates the user's model or tokenizer: padding is built by hand (left side) and
-sampling settings are passed per call.
+sampling settings are passed per call. With ``internals=True`` the backend also keeps, from
+the same ``generate`` pass, what the internals scorers read (RAUQ, attention score,
+EigenScore; see :class:`~lmuq.types.ModelInternals`): every response's hidden state, and
+the attention weights of the greedy calls (the answers being judged, which RAUQ and the
+attention score read; ``attention_for="all"`` keeps them for sampled responses too).
+Attention weights need the "eager" attention implementation, so the model is switched to it
+for the duration of those calls and back after; the sampled responses keep the model's own
+(faster) attention. ``bench/internals_cost.py`` measures what capturing costs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from lmuq.backends.base import GenOptions, Prompts, check_generate_args, generate_options
 from lmuq.chat import chat_messages
+from lmuq.constants import ATTENTION_EPS
 from lmuq.extras import require
 from lmuq.model_source import resolve_local_or_hub
-from lmuq.types import Generation, SamplingParams
+from lmuq.types import Generation, ModelInternals, SamplingParams
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -76,6 +86,17 @@ class TransformersBackend:
             has one; ``False`` feeds the prompt text as is.
         top_logprobs: how many top alternatives to record per token (0 = none).
         batch_size: how many prompts go into one ``generate`` call (each with its n samples).
+        internals: also capture, in the same pass, each response's last hidden state and,
+            for greedy calls, its attention to itself (:class:`~lmuq.types.ModelInternals`),
+            which the ``eigenscore``, ``rauq`` and ``attention_score`` scorers read. Off by
+            default: it keeps every layer's hidden states (and attention) until a batch
+            finishes.
+        attention_for: with ``internals``, which calls keep attention weights: ``"greedy"``
+            (default; temperature 0, the answers being judged) or ``"all"``.
+        embedding_layer: which hidden state ``internals`` keeps as the response's embedding
+            (0 = token embeddings, ``num_hidden_layers`` = the last layer); default the
+            middle one, ``num_hidden_layers // 2``, as EigenScore (Chen et al. 2024) and
+            LM-Polygraph use.
     """
 
     def __init__(
@@ -87,6 +108,9 @@ class TransformersBackend:
         use_chat_template: bool | None = None,
         top_logprobs: int = 10,
         batch_size: int = 8,
+        internals: bool = False,
+        attention_for: Literal["greedy", "all"] = "greedy",
+        embedding_layer: int | None = None,
     ) -> None:
         torch = _torch()
         if not isinstance(model, torch.nn.Module) or not hasattr(model, "generate"):
@@ -106,6 +130,21 @@ class TransformersBackend:
         self.use_chat_template = has_template if use_chat_template is None else use_chat_template
         self.top_logprobs = top_logprobs
         self.batch_size = batch_size
+        if not isinstance(internals, bool):
+            raise TypeError(f"internals must be True or False, got {internals!r}")
+        self.internals = internals
+        if attention_for not in ("greedy", "all"):
+            raise ValueError(f"attention_for must be 'greedy' or 'all', got {attention_for!r}")
+        self.attention_for = attention_for
+        layers = _num_layers(model)
+        if embedding_layer is not None and not (
+            isinstance(embedding_layer, int) and 0 <= embedding_layer <= layers
+        ):
+            raise ValueError(
+                f"embedding_layer must be an int in [0, {layers}] (this model has {layers} "
+                f"layers), got {embedding_layer!r}"
+            )
+        self.embedding_layer = embedding_layer
         self.eos_token_ids = self._eos_ids()
         pad = tokenizer.pad_token_id
         self.pad_token_id = pad if pad is not None else self.eos_token_ids[0]
@@ -198,6 +237,10 @@ class TransformersBackend:
     def _generate_batch(
         self, prompts: list[str], params: SamplingParams, n: int
     ) -> list[list[Generation]]:
+        if params.greedy and n > 1:
+            # greedy decoding is deterministic (and transformers refuses n > 1 for it): one
+            # decode per prompt, returned n times
+            return [row * n for row in self._generate_batch(prompts, params, 1)]
         torch = _torch()
         encoded = [self.encode_prompt(p) for p in prompts]
         width = max(len(e) for e in encoded)
@@ -226,7 +269,12 @@ class TransformersBackend:
                 top_k=params.top_k or 0,
                 top_p=params.top_p if params.top_p is not None else 1.0,
             )
-        with torch.no_grad():
+        keep_attention = self.internals and (self.attention_for == "all" or params.greedy)
+        if keep_attention:
+            kwargs["output_attentions"] = True
+        steps_hidden: list[Any] = []  # the embedding layer's last position, step by step
+        hook = self._hidden_hook(steps_hidden, kwargs)
+        with torch.no_grad(), self._eager_attention(keep_attention), hook:
             out = self.model.generate(
                 input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs
             )
@@ -244,16 +292,133 @@ class TransformersBackend:
                 top_vals[:, t] = v.double()
                 top_ids[:, t] = ix
         used = _used_params(params)
+        captured = (
+            self._captured(out, width, keep_attention, steps_hidden) if self.internals else None
+        )
         grouped: list[list[Generation]] = []
         for i in range(len(prompts)):
             row = []
             for j in range(n):
                 r = i * n + j
-                row.append(
-                    self._to_generation(new_tokens[r], chosen[r], top_vals, top_ids, r, used)
-                )
+                gen = self._to_generation(new_tokens[r], chosen[r], top_vals, top_ids, r, used)
+                if captured is not None:
+                    gen = self._with_internals(gen, captured, r, len(encoded[i]), width)
+                row.append(gen)
             grouped.append(row)
         return grouped
+
+    # ------------------------------------------------------------------ internals
+
+    @contextlib.contextmanager
+    def _eager_attention(self, needed: bool) -> Iterator[None]:
+        """Switch the model to eager attention for one call that keeps attention weights
+        (SDPA and flash attention return none), and back after."""
+        current = getattr(self.model.config, "_attn_implementation", None)
+        if not needed or current in (None, "eager"):
+            yield
+            return
+        self.model.set_attn_implementation("eager")
+        try:
+            yield
+        finally:
+            self.model.set_attn_implementation(current)
+
+    def _layer_index(self) -> int:
+        layers = _num_layers(self.model)
+        return layers // 2 if self.embedding_layer is None else self.embedding_layer
+
+    @contextlib.contextmanager
+    def _hidden_hook(self, steps: list[Any], kwargs: dict[str, Any]) -> Iterator[None]:
+        """Keep the embedding layer's hidden state at the last position of each step.
+
+        A forward hook on the module whose output is ``hidden_states[layer]`` (the token
+        embeddings for 0, decoder layer ``layer - 1`` otherwise) keeps one (rows, d) slice
+        per step; asking ``generate`` for every layer's hidden states instead would keep all
+        of them until the batch ends. Models whose decoder layers are not found (and the last
+        layer, which transformers reports after the final norm) use ``output_hidden_states``.
+        """
+        if not self.internals:
+            yield
+            return
+        layer = self._layer_index()
+        module = None
+        if layer == 0:
+            module = self.model.get_input_embeddings()
+        elif layer < _num_layers(self.model):
+            layers = _decoder_layers(self.model)
+            module = None if layers is None else layers[layer - 1]
+        if module is None:
+            kwargs["output_hidden_states"] = True
+            yield
+            return
+
+        def keep(_module: Any, _inputs: Any, output: Any) -> None:
+            hidden = output[0] if isinstance(output, tuple) else output
+            steps.append(hidden[:, -1].detach().float().cpu())
+
+        handle = module.register_forward_hook(keep)
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    def _captured(
+        self, out: Any, width: int, attention: bool, steps_hidden: list[Any]
+    ) -> dict[str, Any]:
+        """The batch's hidden states (and self-attention), stacked once for every row.
+
+        ``out.attentions[t][l]`` is step t's attention at layer l: the prompt's full map at
+        t = 0 (rows, heads, width, width), then one query row over the ``width + t`` keys.
+        At step t >= 1 the newest position, ``width + t - 1``, holds token t - 1.
+        """
+        torch = _torch()
+        layer = self._layer_index()
+        if not steps_hidden:  # no hook: generate returned every layer's hidden states
+            steps_hidden = [h[layer][:, -1].float().cpu() for h in out.hidden_states]
+        captured: dict[str, Any] = {
+            "hidden": torch.stack(steps_hidden[: len(out.logits)], dim=1),  # (rows, steps, d)
+            "layer": layer,
+            "prefill": None,
+            "token": None,
+        }
+        if not attention:
+            return captured
+        if not out.attentions or not out.attentions[0]:
+            raise RuntimeError(
+                "the model returned no attention weights; internals=True needs a model whose "
+                "eager attention implementation returns them"
+            )
+        prefill = torch.stack(
+            [a.diagonal(dim1=-2, dim2=-1) for a in out.attentions[0]]
+        )  # (layers, rows, heads, width)
+        steps = [
+            torch.stack([a[:, :, 0, width + t - 1] for a in layer_atts])
+            for t, layer_atts in enumerate(out.attentions[1:], start=1)
+        ]  # each (layers, rows, heads)
+        token = torch.stack(steps, dim=-1) if steps else prefill[..., :0]
+        captured["prefill"] = prefill.float().cpu()
+        captured["token"] = token.float().cpu()
+        return captured
+
+    @staticmethod
+    def _with_internals(
+        gen: Generation, captured: dict[str, Any], r: int, prompt_len: int, width: int
+    ) -> Generation:
+        torch = _torch()
+        steps = gen.num_tokens
+        token_attention = prompt_log_attention = None
+        if captured["token"] is not None:
+            prompt = captured["prefill"][:, r, :, width - prompt_len :]  # (layers, heads, P)
+            token_attention = captured["token"][:, r, :, : steps - 1].numpy()
+            prompt_log_attention = torch.log(prompt.double() + ATTENTION_EPS).sum(-1).numpy()
+        internals = ModelInternals(
+            token_attention=token_attention,
+            prompt_log_attention=prompt_log_attention,
+            # the last position read: its output is the response's last token
+            embedding=captured["hidden"][r, steps - 1].numpy(),
+            embedding_layer=captured["layer"],
+        )
+        return replace(gen, internals=internals)
 
     def _to_generation(self, ids, chosen, top_vals, top_ids, r, used) -> Generation:
         ids_list = ids.tolist()
@@ -291,6 +456,27 @@ class TransformersBackend:
         logp = torch.log_softmax(logits[len(prompt_ids) - 1 : -1], dim=-1)
         target = ids[0, len(prompt_ids) :].unsqueeze(1)
         return logp.gather(1, target).squeeze(1).double().cpu().numpy()
+
+
+def _decoder_layers(model: Any) -> Any:
+    """The model's list of decoder layers, where the common architectures keep it."""
+    for path in ("model.layers", "transformer.h", "gpt_neox.layers", "model.decoder.layers"):
+        obj = model
+        for name in path.split("."):
+            obj = getattr(obj, name, None)
+            if obj is None:
+                break
+        if obj is not None and hasattr(obj, "__getitem__") and hasattr(obj, "__len__"):
+            return obj
+    return None
+
+
+def _num_layers(model: Any) -> int:
+    config = getattr(model.config, "text_config", model.config)
+    layers = getattr(config, "num_hidden_layers", None)
+    if not isinstance(layers, int):
+        raise ValueError("the model's config has no num_hidden_layers")
+    return layers
 
 
 def _used_params(params: SamplingParams) -> SamplingParams:

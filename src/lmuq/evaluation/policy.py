@@ -316,6 +316,12 @@ class TrustPolicy:
         for name in self.scorers:
             if name not in SCORERS:
                 raise PolicyError(f"scorers: {name!r} is not a registered scorer")
+            if _reads_internals(name):
+                raise PolicyError(
+                    f"scorers: {name} reads the model's attention and hidden states, which "
+                    "the responses a policy scores (from a server, through the gateway or a "
+                    "file) do not carry; choose scorers that read only responses and log-probs"
+                )
             if SCORERS[name].family == "judged":
                 raise PolicyError(f"scorers: {name!r} needs a judge model; policies have none")
         if len(set(self.scorers)) != len(self.scorers):
@@ -704,8 +710,9 @@ def fit_policy(
     ``round(holdout * n)`` are the holdout split, then ``round(fit_fraction * rest)`` the
     fit split, the rest the conformal split. On the fit split: the scorers (``None``: the
     answer-only scorer and the sample-based scorer with the highest AUROC among the
-    registered scorer columns of ``scores``), the weights (one scorer: 1; several:
-    :meth:`Tuner.tune_params` maximising AUROC; zero weights are dropped) and the
+    registered scorer columns of ``scores`` that read no model internals), the weights
+    (one scorer: 1; several: :meth:`Tuner.tune_params` maximising AUROC; zero weights are
+    dropped) and the
     calibrator. On the conformal split: the threshold (:class:`ConformalAbstention`;
     answers with a NaN confidence are never accepted, so they count as not answered).
     The report holds every split's :meth:`TrustPolicy.evaluate`, computed with the
@@ -872,6 +879,13 @@ _ADAPTIVE_RULE = (
 )
 
 
+def _reads_internals(name: str) -> bool:
+    """Whether a scorer reads a local model's internals (never part of a policy)."""
+    from lmuq.scoring.internals import needs_internals
+
+    return needs_internals([name])
+
+
 def _reads_samples(name: str) -> bool:
     from lmuq.scoring.registry import SCORERS
 
@@ -895,9 +909,12 @@ def _score_columns(scores: Any, n: int) -> dict[str, np.ndarray]:
 
 def _choose_scorers(columns: dict[str, np.ndarray], y: np.ndarray, fit: np.ndarray) -> list[str]:
     """The answer-only and the sample-based scorer with the highest fit-split AUROC
-    (columns with a NaN on the fit split are passed over)."""
+    (columns with a NaN on the fit split, and scorers that read the model's internals, are
+    passed over)."""
     best: dict[bool, tuple[float, str]] = {}
     for name, col in sorted(columns.items()):
+        if _reads_internals(name):
+            continue  # live responses carry no model internals
         c = col[fit]
         if np.isnan(c).any() or np.unique(c).size < 2:
             continue

@@ -27,6 +27,8 @@ _NEEDS = {
     "answer_tokens": "answer tokens",
     "sample_logprobs": "sample log-probs",
     "sample_tokens": "sample tokens",
+    "answer_internals": "answer's attention (local model)",
+    "sample_internals": "samples' hidden states (local model)",
     "samples": "samples",
     "nli": "NLI model",
     "embeddings": "sentence embedder",

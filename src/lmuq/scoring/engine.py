@@ -332,7 +332,15 @@ def _score_rows(
 
 
 _ANSWER_NEEDS = frozenset(
-    {"answer", "answer_logprobs", "answer_top_logprobs", "answer_tokens", "samples", "judge"}
+    {
+        "answer",
+        "answer_logprobs",
+        "answer_top_logprobs",
+        "answer_tokens",
+        "answer_internals",
+        "samples",
+        "judge",
+    }
 )
 
 
@@ -340,7 +348,7 @@ def _failed_input(needs: frozenset[str], ss: SampleSet) -> str | None:
     """The upstream error of the first failed generation this scorer reads, if any."""
     if ss.answer.failed and needs & _ANSWER_NEEDS:
         return f"generation failed (answer): {ss.answer.error}"
-    if needs & {"sample_logprobs", "sample_tokens", "samples"}:
+    if needs & {"sample_logprobs", "sample_tokens", "sample_internals", "samples"}:
         for j, s in enumerate(ss.samples):
             if s.failed:
                 return f"generation failed (sample {j}): {s.error}"

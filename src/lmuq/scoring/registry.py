@@ -1,8 +1,8 @@
 """The one registry of scorers: every family's declarations, looked up by name.
 
 Families plug in by listing their :class:`~lmuq.scoring.spec.ScorerSpec` s in ``SPECS``
-(:mod:`lmuq.scoring.whitebox`, :mod:`lmuq.scoring.blackbox`, :mod:`lmuq.scoring.judged`,
-:mod:`lmuq.scoring.longform`);
+(:mod:`lmuq.scoring.whitebox`, :mod:`lmuq.scoring.internals`, :mod:`lmuq.scoring.blackbox`,
+:mod:`lmuq.scoring.judged`, :mod:`lmuq.scoring.longform`);
 this module gathers them, so a new family is one module and one line here. Scorers made by
 a factory (a judge bound to its own model, a panel) are passed to the scoring engine as
 :class:`ScorerSpec` objects and need no registration.
@@ -13,13 +13,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from lmuq.scoring import blackbox, judged, longform, whitebox
+from lmuq.scoring import blackbox, internals, judged, longform, whitebox
 from lmuq.scoring.spec import FAMILIES, Family, ScorerSpec
 
 __all__ = ["SCORERS", "get_scorer", "resolve_scorers", "scorer_names", "scorers_of"]
 
 SCORERS: dict[str, ScorerSpec] = {}
-for _spec in (*whitebox.SPECS, *blackbox.SPECS, *judged.SPECS, *longform.SPECS):
+for _spec in (*whitebox.SPECS, *internals.SPECS, *blackbox.SPECS, *judged.SPECS, *longform.SPECS):
     if _spec.name in SCORERS:  # pragma: no cover - a declaration bug, caught by the tests
         raise RuntimeError(f"two scorers are named {_spec.name!r}")
     SCORERS[_spec.name] = _spec

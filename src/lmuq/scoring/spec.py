@@ -28,6 +28,8 @@ Needs = Literal[
     "answer_tokens",
     "sample_logprobs",
     "sample_tokens",
+    "answer_internals",
+    "sample_internals",
     "samples",
     "nli",
     "embeddings",
@@ -69,7 +71,9 @@ class ScorerSpec:
             ``"long-form"`` (a confidence per claim of a long answer, aggregated).
         needs: which inputs it reads (for clear errors and for planning generation):
             ``answer_tokens`` / ``sample_tokens`` are the generations' token strings,
-            ``token_decoder`` the context's ``decode_token`` (token id -> string).
+            ``token_decoder`` the context's ``decode_token`` (token id -> string),
+            ``answer_internals`` / ``sample_internals`` the generations' captured model
+            internals (:class:`~lmuq.types.ModelInternals`; a local model only).
         raw_direction: whether the raw values grow with confidence or with uncertainty.
         raw_range: closed range of the raw values (``inf`` allowed); the confidence is
             always in [0, 1].
