@@ -58,7 +58,8 @@ def test_demo_writes_results_and_prints_the_table(tmp_path, capsys, lmuq_cache):
     assert (out / "results.parquet").exists()
     run = json.loads((out / "run.json").read_text())
     assert run["config"]["num_samples"] == 2
-    assert run["sample_set_params"]["sample_params"]["temperature"] == 1.0
+    assert run["sample_set_params"]["sample_params"]["temperature"] == 0.5
+    assert run["sample_set_params"]["sample_params"]["top_p"] == 0.9
     with open(out / "summary.csv", newline="", encoding="utf-8") as fh:
         summary = list(csv.DictReader(fh))
     assert {r["scorer"] for r in summary} >= set(DEFAULT_WHITEBOX_SCORERS)

@@ -112,13 +112,16 @@ def _job_options(f: Callable) -> Callable:
             "--temperature",
             type=click.FloatRange(min=0.0),
             default=d.sample_temperature,
-            help="sampling temperature of the samples",
+            show_default=True,
+            help="sampling temperature of the samples (the Monte-Carlo entropy scorers "
+            "assume 1 with --top-p 1)",
         ),
         click.option(
             "--top-p",
             type=click.FloatRange(0.0, 1.0, min_open=True),
-            default=None,
-            help="sampling top-p  [default: none, the full distribution]",
+            default=d.sample_top_p,
+            show_default=True,
+            help="sampling top-p of the samples (1: the full distribution)",
         ),
         click.option(
             "--top-k",
