@@ -89,8 +89,8 @@ class TransformersBackend:
         internals: also capture, in the same pass, each response's last hidden state and,
             for greedy calls, its attention to itself (:class:`~lmuq.types.ModelInternals`),
             which the ``eigenscore``, ``rauq`` and ``attention_score`` scorers read. Off by
-            default: it keeps every layer's hidden states (and attention) until a batch
-            finishes.
+            default: a greedy call then keeps every layer's attention maps until its batch
+            finishes (the hidden state costs one (rows, d) slice per step).
         attention_for: with ``internals``, which calls keep attention weights: ``"greedy"``
             (default; temperature 0, the answers being judged) or ``"all"``.
         embedding_layer: which hidden state ``internals`` keeps as the response's embedding
