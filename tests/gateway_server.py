@@ -3,13 +3,32 @@ the load benchmark)."""
 
 from __future__ import annotations
 
+import subprocess
+import time
 from typing import Any
+
+import httpx
 
 from lmuq.app.serve.app import create_app
 from lmuq.app.serve.config import GatewayConfig
 from uvicorn_thread import UvicornThread
 
-__all__ = ["GatewayThread"]
+__all__ = ["GatewayThread", "wait_until_healthy"]
+
+
+def wait_until_healthy(proc: subprocess.Popen, port: int, timeout: float) -> None:
+    """Poll a gateway process's /healthz until it answers 200; fail with its stderr if it
+    exits, or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass  # not listening yet
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "the gateway did not come up"
+        time.sleep(0.1)
 
 
 class GatewayThread:

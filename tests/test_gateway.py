@@ -22,7 +22,7 @@ import httpx
 import openai
 import pytest
 
-from gateway_server import GatewayThread
+from gateway_server import GatewayThread, wait_until_healthy
 from lmuq.app.serve.config import GatewayConfig, digests
 from lmuq.evaluation.policy import Calibrator, PolicySampling, TrustPolicy
 from openai_server import FakeOpenAIServer
@@ -485,16 +485,7 @@ def test_lmuq_serve_command_serves_and_shuts_down_on_sigterm(fake, tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "the gateway did not come up"
-            time.sleep(0.1)
+        wait_until_healthy(proc, port, timeout=60)
         c = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-x", max_retries=0)
         assert ask(c, SHORT).choices[0].model_extra["lmuq"]["decision"] == "accept"
         # graceful shutdown: a request in flight when SIGTERM arrives is still answered

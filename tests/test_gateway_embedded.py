@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from gateway_server import GatewayThread
+from gateway_server import GatewayThread, wait_until_healthy
 from lmuq.app.serve.config import GatewayConfig
 from lmuq.app.serve.local_model import LocalModelUpstream
 from lmuq.chat import as_prompt
@@ -165,7 +165,6 @@ def test_lmuq_serve_without_upstream_serves_the_embedded_model(default_model, tm
     import socket
     import subprocess
     import sys
-    import time
 
     # default_model: the converted model is in the session's cache, which the child reads
     policy = TrustPolicy(("sequence_probability",), (1.0,), IDENTITY, 0.1, 0.0)
@@ -181,16 +180,7 @@ def test_lmuq_serve_without_upstream_serves_the_embedded_model(default_model, tm
         text=True,
     )
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "the gateway did not come up"
-            time.sleep(0.2)
+        wait_until_healthy(proc, port, timeout=180)
         c = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
         resp = c.chat.completions.create(
             model="m", messages=MESSAGES, temperature=0, max_tokens=MAX_TOKENS

@@ -601,7 +601,6 @@ def serve_command(**o: Any) -> int:
     wanted: comma-separated in $LMUQ_GATEWAY_KEYS, sent by clients in the X-LMUQ-Key header;
     the client's Authorization goes to the upstream."""
     with _user_errors():
-        from lmuq.app.serve.server import serve
         from lmuq.evaluation.policy import load_policy
 
         policy = load_policy(o["policy_path"])
@@ -609,22 +608,16 @@ def serve_command(**o: Any) -> int:
             return _serve_local_model(o, policy)
         if o["model"] is not None:
             raise click.UsageError("--model is for serving a local model: drop --upstream")
-        config = _gateway_config(o, policy, o["upstream"])
-        keys = "required (X-LMUQ-Key)" if config.key_digests else "none"
-        click.echo(
-            f"lmuq gateway: policy {policy.id} ({', '.join(policy.scorers)}), upstream "
-            f"{config.upstream}, gateway keys {keys}; OpenAI API at "
-            f"http://{o['host']}:{o['port']}/v1",
-            err=True,
-        )
-        serve(config, host=o["host"], port=o["port"], log_level=o["log_level"])
+        _run_gateway(o, policy, o["upstream"], f"upstream {o['upstream']}")
     return 0
 
 
-def _gateway_config(o: dict[str, Any], policy: Any, upstream: str) -> Any:
+def _run_gateway(o: dict[str, Any], policy: Any, upstream: str, what: str) -> None:
+    """Build the gateway's config from the options, say what it guards, serve it."""
     from lmuq.app.serve.config import DEFAULT_REFUSAL, GatewayConfig
+    from lmuq.app.serve.server import serve
 
-    return GatewayConfig(
+    config = GatewayConfig(
         upstream=upstream,
         policy=policy,
         abstain=o["abstain"],
@@ -637,12 +630,18 @@ def _gateway_config(o: dict[str, Any], policy: Any, upstream: str) -> Any:
         hash_prompts=o["hash_prompts"],
         eager_samples=o["eager_samples"],
     )
+    keys = "required (X-LMUQ-Key)" if config.key_digests else "none"
+    click.echo(
+        f"lmuq gateway: policy {policy.id} ({', '.join(policy.scorers)}), {what}, gateway "
+        f"keys {keys}; OpenAI API at http://{o['host']}:{o['port']}/v1",
+        err=True,
+    )
+    serve(config, host=o["host"], port=o["port"], log_level=o["log_level"])
 
 
 def _serve_local_model(o: dict[str, Any], policy: Any) -> int:
     """``lmuq serve`` without --upstream: the local model behind a loopback server."""
     from lmuq.app.serve.local_model import LocalModelUpstream
-    from lmuq.app.serve.server import serve
     from lmuq.backends.transformers import TransformersBackend
 
     t0 = time.perf_counter()
@@ -657,16 +656,9 @@ def _serve_local_model(o: dict[str, Any], policy: Any) -> int:
         tokenizer, model = load_model_and_tokenizer(o["model"])
         label = name = str(o["model"])
     backend = TransformersBackend(model, tokenizer, top_logprobs=20)
+    loaded = f"loaded in {time.perf_counter() - t0:.1f} s; model name {name!r}"
     with LocalModelUpstream(backend, name) as local:
-        config = _gateway_config(o, policy, local.base_url)
-        keys = "required (X-LMUQ-Key)" if config.key_digests else "none"
-        click.echo(
-            f"lmuq gateway: policy {policy.id} ({', '.join(policy.scorers)}), serving "
-            f"{label} (loaded in {time.perf_counter() - t0:.1f} s; model name {name!r}), "
-            f"gateway keys {keys}; OpenAI API at http://{o['host']}:{o['port']}/v1",
-            err=True,
-        )
-        serve(config, host=o["host"], port=o["port"], log_level=o["log_level"])
+        _run_gateway(o, policy, local.base_url, f"serving {label} ({loaded})")
     return 0
 
 

@@ -40,7 +40,7 @@ _UNSUPPORTED = ("stop", "tools", "functions", "response_format", "logit_bias")
 
 
 class _BadRequest(ValueError):
-    pass
+    """A request the local server cannot serve (answered 400)."""
 
 
 def create_local_model_app(backend: Any, model_name: str) -> Any:
