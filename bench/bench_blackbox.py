@@ -377,10 +377,10 @@ class Bench:
     # ------------------------------------------------------------------ reference
 
     def run_reference(self, scorers, use_best):
-        """lmuq with no cross-prompt batching and no cache: every NLI lookup computes its
-        pair on the spot with the rule (no encoder). Also lists the pairs scorers need."""
+        """lmuq with no NLI cache: every NLI lookup computes its pair again with the rule
+        (no encoder), so nothing is shared between scorers or prompts. Also lists the pairs
+        the scorers need."""
         import lmuq
-        import lmuq.uq.scoring as scoring
         from lmuq.statistics.nli_cache import CachedNLI
 
         class NoCacheNLI(CachedNLI):
@@ -391,16 +391,11 @@ class Bench:
                 return self.model.predict_proba(premises, hypotheses)
 
         rule = RuleNLI(self.hf.name)
-        saved = scoring._prefetch_nli
-        scoring._prefetch_nli = lambda *a, **k: None
-        try:
-            bb = lmuq.BlackBoxUQ(
-                scorers=scorers, use_best=use_best, nli_model=NoCacheNLI(rule), embedder=self.emb
-            )
-            r, s = self.wl.copy_inputs()
-            res = bb.score(r, s, show_progress_bars=False)
-        finally:
-            scoring._prefetch_nli = saved
+        bb = lmuq.BlackBoxUQ(
+            scorers=scorers, use_best=use_best, nli_model=NoCacheNLI(rule), embedder=self.emb
+        )
+        r, s = self.wl.copy_inputs()
+        res = bb.score(r, s, show_progress_bars=False)
         return res, set(rule.requested)
 
     def run_free_model(self, scorers, use_best):

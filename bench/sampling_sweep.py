@@ -7,7 +7,8 @@ scorers (their answers extracted, as the demo does) are scored, and their AUROC 
 each half. The setting is **chosen on the calibration half** (highest mean AUROC over the
 sample-based scorers) and **reported on the held-out half** (AUROC with 95% bootstrap
 intervals, per scorer and setting), so that the choice is not tuned to the numbers it is
-judged by. Writes ``sweep.json`` (every AUROC) next to a markdown table on stdout.
+judged by (:func:`lmuq.evaluation.sweep.sampling_sweep`). Writes ``sweep.json`` (every
+AUROC), which ``lmuq report RUN_DIR --sweep sweep.json`` shows, and a markdown table on stdout.
 
     PYTHONPATH=src .venv/bin/python bench/sampling_sweep.py --questions 160 -o /tmp/sweep
 """
@@ -15,8 +16,8 @@ judged by. Writes ``sweep.json`` (every AUROC) next to a markdown table on stdou
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -54,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from lmuq.backends.default_model import load_default_model
     from lmuq.backends.transformers import TransformersBackend
     from lmuq.datasets import load_questions
-    from lmuq.evaluation.bootstrap import bootstrap_metric
-    from lmuq.evaluation.metrics import auroc
+    from lmuq.evaluation.sweep import sampling_sweep, setting_label
     from lmuq.grading import grade_question
     from lmuq.grading.extraction import extracted_sample_sets
     from lmuq.types import SampleSet, SamplingParams
@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     questions = load_questions("capitals", n=args.questions, seed=args.seed)
     prompts = [PROMPT_TEMPLATE.format(question=q.question) for q in questions]
     order = np.random.default_rng(args.seed).permutation(len(questions))
-    calib = np.sort(order[: len(order) // 2])
-    held = np.sort(order[len(order) // 2 :])
+    calibration_mask = np.zeros(len(questions), dtype=bool)
+    calibration_mask[order[: len(order) // 2]] = True
 
     tokenizer, model = load_default_model()
     backend = TransformersBackend(model, tokenizer, batch_size=8, internals=True)
@@ -79,22 +79,24 @@ def main(argv: list[str] | None = None) -> int:
     ]
     correct = np.array([grade_question(a.text, q) for a, q in zip(answers, questions, strict=True)])
     print(
-        f"{len(questions)} questions ({len(calib)} calibration, {len(held)} held out), "
+        f"{len(questions)} questions ({int(calibration_mask.sum())} calibration, {int((~calibration_mask).sum())} held out), "
         f"accuracy {correct.mean():.3f}; greedy answers in {time.perf_counter() - t0:.0f} s",
         flush=True,
     )
 
     loaded: dict = {}
-    results: dict[str, dict] = {}
+    scores: dict[tuple, dict] = {}
+    repeats: dict[tuple, float] = {}
+    seconds: dict[tuple, float] = {}
     for temperature, top_p in GRID:
-        key = f"T={temperature:g}" + (f", top-p {top_p:g}" if top_p else ", full vocabulary")
+        key = (temperature, top_p)
         t0 = time.perf_counter()
         params = SamplingParams(
             temperature, top_p=top_p, max_new_tokens=args.max_new_tokens, seed=args.seed
         )
         samples = backend.generate(prompts, params, n=args.samples)
         sets = [SampleSet(p, a, s) for p, a, s in zip(prompts, answers, samples, strict=True)]
-        drawn = time.perf_counter() - t0
+        seconds[key] = time.perf_counter() - t0
         scorer = UQScorer(
             [*SAMPLE_SCORERS, REFERENCE], use_best=False, equivalence="normalized_match", **loaded
         )
@@ -102,66 +104,58 @@ def main(argv: list[str] | None = None) -> int:
         result = scorer.score(extracted_sample_sets(sets, questions), progress=False)
         if scorer.statistics.embedder is not None:
             loaded["embedder"] = scorer.statistics.embedder
-        row: dict[str, dict] = {}
-        for name in [*SAMPLE_SCORERS, REFERENCE]:
-            conf = np.asarray(result.columns[name], dtype=float)
-            iv = bootstrap_metric(auroc, conf[held], correct[held], n_boot=args.n_boot, seed=0)
-            row[name] = {
-                "calibration": float(auroc(conf[calib], correct[calib])),
-                "held_out": iv.estimate,
-                "held_out_low": iv.low,
-                "held_out_high": iv.high,
-            }
-        repeat = float(
+        scores[key] = {n: result.columns[n] for n in [*SAMPLE_SCORERS, REFERENCE]}
+        repeats[key] = float(
             np.mean(
                 [s.text == a.text for a, row_s in zip(answers, samples, strict=True) for s in row_s]
             )
         )
-        results[key] = {
-            "temperature": temperature,
-            "top_p": top_p,
-            "auroc": row,
-            "samples_equal_to_answer": repeat,
-            "mean_calibration_auroc": statistics.mean(
-                row[n]["calibration"] for n in SAMPLE_SCORERS
-            ),
-            "mean_held_out_auroc": statistics.mean(row[n]["held_out"] for n in SAMPLE_SCORERS),
-            "seconds": drawn,
-        }
-        print(
-            f"{key}: drawn in {drawn:.0f} s; mean AUROC of the sample scorers "
-            f"calibration {results[key]['mean_calibration_auroc']:.3f}, held out "
-            f"{results[key]['mean_held_out_auroc']:.3f}",
-            flush=True,
-        )
+        print(f"{setting_label(temperature, top_p)}: drawn in {seconds[key]:.0f} s", flush=True)
 
-    chosen = max(results, key=lambda k: results[k]["mean_calibration_auroc"])
-    summary = {
-        "questions": len(questions),
-        "samples": args.samples,
-        "accuracy": float(correct.mean()),
-        "chosen_on_calibration": chosen,
-        "settings": results,
-    }
-    (args.out / "sweep.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    sweep = sampling_sweep(
+        scores,
+        correct,
+        calibration_mask,
+        scorers=SAMPLE_SCORERS,
+        reference=[REFERENCE],
+        samples=args.samples,
+        samples_equal_to_answer=repeats,
+        seconds=seconds,
+        n_boot=args.n_boot,
+        seed=0,
+    )
+    sweep = dataclasses.replace(
+        sweep,
+        notes={
+            "model": "embedded (SmolLM2-135M-Instruct)",
+            "dataset": "capitals",
+            "seed": args.seed,
+            "max_new_tokens": args.max_new_tokens,
+            "command": "bench/sampling_sweep.py " + " ".join(argv or sys.argv[1:]),
+        },
+    )
+    (args.out / "sweep.json").write_text(json.dumps(sweep.to_dict(), indent=1), encoding="utf-8")
 
-    keys = list(results)
-    print(f"\nheld-out AUROC [95% CI] ({len(held)} questions); chosen on calibration: {chosen}\n")
-    print("| scorer | " + " | ".join(keys) + " |")
-    print("|---|" + "---:|" * len(keys))
+    labels = [s.label for s in sweep.settings]
+    print(
+        f"\nheld-out AUROC [95% CI] ({sweep.held_out_questions} questions); "
+        f"chosen on calibration: {sweep.chosen}\n"
+    )
+    print("| scorer | " + " | ".join(labels) + " |")
+    print("|---|" + "---:|" * len(labels))
     for name in [*SAMPLE_SCORERS, REFERENCE]:
         cells = []
-        for k in keys:
-            a = results[k]["auroc"][name]
-            cells.append(f"{a['held_out']:.3f} [{a['held_out_low']:.2f}, {a['held_out_high']:.2f}]")
+        for s in sweep.settings:
+            a = s.auroc[name]
+            cells.append(f"{a.held_out:.3f} [{a.held_out_low:.2f}, {a.held_out_high:.2f}]")
         print(f"| `{name}` | " + " | ".join(cells) + " |")
     means = " | ".join(
-        f"{results[k]['mean_calibration_auroc']:.3f} / {results[k]['mean_held_out_auroc']:.3f}"
-        for k in keys
+        f"{s.mean_calibration_auroc:.3f} / {s.mean_held_out_auroc:.3f}" for s in sweep.settings
     )
     print(f"| mean of the sample scorers (calibration / held out) | {means} |")
-    repeats = " | ".join(f"{results[k]['samples_equal_to_answer']:.2f}" for k in keys)
-    print(f"| share of samples equal to the greedy answer | {repeats} |")
+    shares = " | ".join(f"{s.samples_equal_to_answer:.2f}" for s in sweep.settings)
+    print(f"| share of samples equal to the greedy answer | {shares} |")
+    print(f"\nshow it in a report: lmuq report RUN_DIR --sweep {args.out / 'sweep.json'}")
     return 0
 
 

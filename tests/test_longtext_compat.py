@@ -284,6 +284,52 @@ def test_longtextqa_asks_a_question_per_claim_and_scores_the_answers():
     assert not math.isnan(result.columns["exact_match"][0])
 
 
+def test_longtextqa_refinement_drops_the_inconsistent_claim_and_rebuilds_the_answer():
+    asked_to_refine: list[str] = []
+
+    def respond(prompt: str, params, j: int) -> str:
+        if "Facts:" in prompt:  # the refinement request
+            asked_to_refine.append(prompt)
+            return "Ann lives in Oslo."
+        if prompt.startswith("Break") or "Text:" in prompt:
+            return "### Ann lives in Oslo.\n### Ann is a doctor."
+        if prompt.startswith("Write a question") or "Fact:" in prompt:
+            return "Where does Ann live?" if "Oslo" in prompt else "What is Ann's job?"
+        if "Where does Ann live?" in prompt:
+            return "Oslo"
+        return "Doctor" if params.temperature == 0 else ("Doctor" if j % 2 == 0 else "Nurse")
+
+    qa = LongTextQA(
+        llm=FakeBackend(respond),
+        scorers=["exact_match"],
+        response_refinement=True,
+        nli_model=RuleNLI(),
+    )
+    result = qa.score_sync(
+        ["Tell me about Ann."],
+        ["Ann lives in Oslo, where she is a doctor."],
+        num_claim_qa_responses=4,
+        response_refinement_threshold=0.6,
+    )
+    claims = result.columns["claims_data"][0]
+    # exact match 4/4 = 1.0 keeps the first claim; 2/4 = 0.5 is not above 0.6
+    assert [(c["claim"], c["removed"]) for c in claims] == [
+        ("Ann lives in Oslo.", False),
+        ("Ann is a doctor.", True),
+    ]
+    # the rebuild is asked with the kept claim only, and the question
+    assert len(asked_to_refine) == 1
+    assert "- Ann lives in Oslo." in asked_to_refine[0]
+    assert "Ann is a doctor" not in asked_to_refine[0]
+    assert "Tell me about Ann." in asked_to_refine[0]
+    assert result.columns["refined_response"] == ["Ann lives in Oslo."]
+    # before: mean(1.0, 0.5); after refinement: the kept claim's 1.0
+    assert result.columns["exact_match"][0] == pytest.approx(0.75)
+    assert result.columns["refined_exact_match"][0] == pytest.approx(1.0)
+    assert result.metadata["response_refinement_threshold"] == 0.6
+    assert qa.response_refinement_threshold == 0.6
+
+
 def test_generate_and_score_draws_answer_and_samples_then_scores():
     llm = FakeBackend(
         lambda p, params, j: "A is red. B is big." if params.temperature == 0 else "A is red."

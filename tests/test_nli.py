@@ -426,6 +426,50 @@ def test_int8_quantized_path_is_close_to_float_and_named_apart(tmp_path):
 
     kinds = {type(m) for m in q8.model.modules()}
     assert torch.ao.nn.quantized.dynamic.Linear in kinds and torch.nn.Linear not in kinds
-    # How close int8 stays to float on a realistic model is measured by bench/bench_nli_int8.py
+    # How close int8 stays to float on a realistic model is measured by bench/nli_precision.py
     with pytest.raises(ValueError, match="quantize"):
         HFNLIModel(path, quantize="fp4")
+
+
+HALF_PREMISES = ["The cat sat.", "Paris is in France.", "It rains.", "Two plus two is four."]
+HALF_HYPOTHESES = ["A cat sat.", "Paris is in Spain.", "The sun shines.", "4"]
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_loads_in_that_dtype_and_is_named_apart(tiny_dirs, tiny, dtype):
+    import torch
+
+    half = HFNLIModel(tiny_dirs["a"], device="cpu", dtype=dtype)
+    assert {p.dtype for p in half.model.parameters()} == {getattr(torch, dtype)}
+    assert half.name == tiny.name + "#" + dtype  # never shares cache entries with float32
+    a, b = (
+        tiny.predict_proba(HALF_PREMISES, HALF_HYPOTHESES),
+        half.predict_proba(HALF_PREMISES, HALF_HYPOTHESES),
+    )
+    assert b.dtype == np.float64
+    np.testing.assert_allclose(b.sum(axis=1), 1.0, atol=1e-9)
+    assert not np.array_equal(a, b)  # really a half-precision computation
+    # a torch dtype works as well as its name; float32 is the exact model, named as such
+    assert HFNLIModel(tiny_dirs["a"], device="cpu", dtype=getattr(torch, dtype)).name == half.name
+    assert HFNLIModel(tiny_dirs["a"], device="cpu", dtype="float32").name == tiny.name
+
+
+def test_attention_implementation_is_reported_and_both_agree(tiny_dirs, tiny):
+    # BERT supports SDPA, which transformers picks by default
+    assert tiny.attention == "sdpa"
+    eager = HFNLIModel(tiny_dirs["a"], device="cpu", attn_implementation="eager")
+    assert eager.attention == "eager" and eager.name == tiny.name  # same function
+    np.testing.assert_allclose(
+        eager.predict_proba(HALF_PREMISES, HALF_HYPOTHESES),
+        tiny.predict_proba(HALF_PREMISES, HALF_HYPOTHESES),
+        atol=1e-6,
+    )
+
+
+def test_bad_precision_and_attention_arguments_name_the_argument(tiny_dirs):
+    with pytest.raises(ValueError, match="dtype must be None, a torch dtype or one of"):
+        HFNLIModel(tiny_dirs["a"], dtype="fp8")
+    with pytest.raises(ValueError, match="attn_implementation must be"):
+        HFNLIModel(tiny_dirs["a"], attn_implementation="flash")
+    with pytest.raises(ValueError, match="quantize='int8' quantises a float32 model"):
+        HFNLIModel(tiny_dirs["a"], dtype="bfloat16", quantize="int8")

@@ -908,3 +908,50 @@ def test_the_best_scorer_is_tested_against_each_other_one_on_the_same_resamples(
         assert p_text == (f"< {d.p_floor:.2g}" if d.p_value <= d.p_floor else f"{d.p_value:.3f}")
         verdict = cells.cells[("paired-table", d.b, "verdict")]
         assert verdict == (f"{best} is better" if d.low > 0 else "no clear difference")
+
+
+def test_every_pair_of_scorers_is_tested_on_the_same_resamples(data, html):
+    from html import unescape
+
+    from lmuq.evaluation import paired_bootstrap
+
+    ranked = [s.name for s in data.scorers if math.isfinite(s.summary.auroc.estimate)]
+    expected = [(a, b) for i, a in enumerate(ranked) for b in ranked[i + 1 :]]
+    assert [(d.a, d.b) for d in data.pairwise] == expected
+    # the best's row is the best-against-each test itself
+    assert data.pairwise[: len(ranked) - 1] == data.paired
+    start = html.index('<section id="pairwise">')
+    section = html[start : html.index("</section>", start)]
+    for d in data.pairwise:
+        direct = paired_bootstrap(
+            data.scores[d.a], data.scores[d.b], data.correct, n_boot=N_BOOT, seed=3
+        )
+        assert (d.estimate, d.low, d.high, d.p_value) == (
+            direct.estimate,
+            direct.low,
+            direct.high,
+            direct.p_value,
+        )
+        cell = re.search(
+            rf'<tr data-scorer="{re.escape(d.a)}">.*?<td class="num pw (\w+)" '
+            rf'data-against="{re.escape(d.b)}" title="([^"]*)">([^<]*)</td>',
+            section,
+            re.S,
+        )
+        assert cell is not None, (d.a, d.b)
+        kind, title, text = cell.groups()
+        title, text = unescape(title), unescape(text)
+        want = "better" if d.low > 0 else "worse" if d.high < 0 else "unresolved"
+        mark = {"better": "\u25b2", "worse": "\u25bc", "unresolved": "\u00b7"}[want]
+        assert kind == want
+        assert text == f"{mark} {d.estimate:+.3f}"
+        assert fmt_iv(d) in title and f"n = {d.n}" in title
+
+
+def test_no_pairwise_table_beyond_the_cap(monkeypatch, results):
+    import lmuq.evaluation.protocol as protocol
+
+    monkeypatch.setattr(protocol, "PAIRWISE_MAX_SCORERS", 1)
+    data = build_report_data(results, scorers=SCORERS, n_boot=N_BOOT, seed=3)
+    assert data.pairwise == [] and data.paired  # the best-against-each test stays
+    assert 'id="pairwise"' not in render_report(data, plots=False)

@@ -114,3 +114,101 @@ def test_cli_score_long_form_with_embeddings_writes_claims(tmp_path, capsys):
     table = [json.loads(x) for x in claims.read_text().splitlines()]
     assert [t["claim"] for t in table] == ["Paris is big.", "Paris is old."]
     assert all(math.isclose(t["claim_cosine_sim"], 1.0, abs_tol=1e-6) for t in table)
+
+
+def test_claims_report_highlights_every_answer_and_evaluates_the_labels(tmp_path):
+    hostile = {
+        **RECORDS[0],
+        "prompt": "<img src=x onerror=alert(1)>",
+        "claim_labels": [True, False],
+    }
+    src = _write(tmp_path / "in.jsonl", [hostile, RECORDS[1]])
+    page = tmp_path / "claims.html"
+    score_jsonl(
+        src,
+        tmp_path / "out.jsonl",
+        ["claim_entailment", "claim_context_support"],
+        nli_model=TableNLI(TABLE, default=None),
+        progress=False,
+        claims_report=page,
+        n_boot=50,
+    )
+    html = page.read_text(encoding="utf-8")
+    # the first long-form scorer by default; its claim values 0.5 and 0.45 -> band 2
+    assert '<mark class="b2" title="claim_entailment 0.500">Paris is big.</mark>' in html
+    assert '<mark class="b2" title="claim_entailment 0.450">Paris is old.</mark>' in html
+    # the response's aggregate (0.475) heads its answer; row b has no sample score
+    assert "Answer 0 — claim_entailment 0.475" in html and "Answer 1</h2>" in html
+    # labelled: the right claim (0.5) outranks the wrong one (0.45), AUROC 1
+    assert "<td>1.000 [1.000, 1.000]</td>" in html
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<script" not in html
+    # another scorer on request, and without labels no evaluation
+    score_jsonl(
+        _write(tmp_path / "in2.jsonl", RECORDS),
+        tmp_path / "out2.jsonl",
+        ["claim_entailment", "claim_context_support"],
+        nli_model=TableNLI(TABLE, default=None),
+        progress=False,
+        claims_report=page,
+        claims_report_scorer="claim_context_support",
+    )
+    html = page.read_text(encoding="utf-8")
+    assert '<mark class="b4" title="claim_context_support 0.900">Paris is big.</mark>' in html
+    assert "Claim-level evaluation" not in html
+
+
+def test_claims_report_refusals_name_the_fix(tmp_path):
+    nli = TableNLI(TABLE, default=None)
+    src = _write(tmp_path / "in.jsonl", [{**RECORDS[0], "claim_labels": [True]}])
+    with pytest.raises(ValueError, match=r"in\.jsonl:1: field claim_labels has 1 labels for the 2"):
+        score_jsonl(
+            src,
+            tmp_path / "o.jsonl",
+            ["claim_entailment"],
+            nli_model=nli,
+            progress=False,
+            claims_report=tmp_path / "p.html",
+        )
+    src = _write(tmp_path / "in.jsonl", [{**RECORDS[0], "claim_labels": ["yes", None]}])
+    with pytest.raises(ValueError, match="must be a list of true / false / null"):
+        score_jsonl(
+            src,
+            tmp_path / "o.jsonl",
+            ["claim_entailment"],
+            nli_model=nli,
+            progress=False,
+            claims_report=tmp_path / "p.html",
+        )
+    with pytest.raises(ValueError, match="'exact_match' is not one of the long-form scorers"):
+        score_jsonl(
+            src,
+            tmp_path / "o.jsonl",
+            ["claim_entailment", "exact_match"],
+            nli_model=nli,
+            progress=False,
+            claims_report=tmp_path / "p.html",
+            claims_report_scorer="exact_match",
+        )
+    with pytest.raises(ValueError, match=r"--claims-scorer\) needs claims_report"):
+        score_jsonl(
+            src,
+            tmp_path / "o.jsonl",
+            ["claim_entailment"],
+            nli_model=nli,
+            progress=False,
+            claims_report_scorer="claim_entailment",
+        )
+    with pytest.raises(ValueError, match="a claim table or report needs at least one long-form"):
+        score_jsonl(src, tmp_path / "o.jsonl", ["exact_match"], claims_report=tmp_path / "p.html")
+
+
+def test_cli_writes_the_claims_report(tmp_path, capsys):
+    src = _write(tmp_path / "in.jsonl", [{"response": ANSWER, "sampled_responses": [ANSWER]}])
+    page = tmp_path / "c.html"
+    argv = ["score", str(src), "-o", str(tmp_path / "o.jsonl"), "--scorers", "claim_cosine_sim"]
+    assert main([*argv, "--claims-report", str(page), "--no-progress"]) == 0
+    assert "Claims report -> " in capsys.readouterr().out
+    html = page.read_text(encoding="utf-8")
+    # cosine 1 -> (1 + 1)/2 = 1 -> the top band
+    assert '<mark class="b4" title="claim_cosine_sim 1.000">Paris is big.</mark>' in html

@@ -97,7 +97,7 @@ def _job_options(f: Callable) -> Callable:
             "--n-questions",
             type=click.IntRange(min=1),
             default=d.n_questions,
-            help="questions to ask",
+            help="questions to ask  [default: all of the set; capitals has 239]",
         ),
         click.option(
             "-m",
@@ -347,6 +347,18 @@ def _print_result(result: Any) -> None:
     type=click.Path(dir_okay=False),
     help="claim-level table of the long-form (claim_*) scorers: .jsonl, .csv or .parquet",
 )
+@click.option(
+    "--claims-report",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="HTML page of every answer with its claims highlighted by confidence (input "
+    '"claim_labels" add the claim-level AUROC / PRR)',
+)
+@click.option(
+    "--claims-scorer",
+    default=None,
+    help="the long-form scorer the claims page shows  [default: the first claim_* scorer]",
+)
 @click.option("--no-progress", is_flag=True, help="hide the progress bar")
 @click.pass_context
 def score_command(ctx: click.Context, **o: Any) -> int:
@@ -354,8 +366,9 @@ def score_command(ctx: click.Context, **o: Any) -> int:
     {"prompt", "response", "sampled_responses": [...], optional "logprobs",
     "sampled_logprobs", "context"} (or a nested line of a run folder's results.jsonl / an
     `lmuq export`); the output keeps every field and adds one per scorer. Long answers:
-    claim_* scorers score each claim (--claims FILE writes them) and claim_context_support
-    checks each claim against "context" (no samples needed)."""
+    claim_* scorers score each claim (--claims FILE writes them, --claims-report FILE shows
+    them) and claim_context_support checks each claim against "context" (no samples
+    needed)."""
     from lmuq.app.score_file import score_jsonl
 
     if o["policy"] is not None:
@@ -376,6 +389,8 @@ def score_command(ctx: click.Context, **o: Any) -> int:
             prefix=o["prefix"],
             progress=not o["no_progress"],
             claims_path=o["claims"],
+            claims_report=o["claims_report"],
+            claims_report_scorer=o["claims_scorer"],
         )
     click.echo(
         f"Scored {summary.rows} rows with {', '.join(summary.scorers)} "
@@ -383,6 +398,8 @@ def score_command(ctx: click.Context, **o: Any) -> int:
     )
     if o["claims"]:
         click.echo(f"Claims -> {o['claims']}")
+    if o["claims_report"]:
+        click.echo(f"Claims report -> {o['claims_report']}")
     return 0
 
 
@@ -399,8 +416,10 @@ def _score_with_policy(ctx: click.Context, o: dict[str, Any]) -> int:
             f"{', '.join(given)} cannot be combined with --policy: the policy fixes its "
             "scorers and scoring options (drop them, or drop --policy)"
         )
-    if o["use_best"] or o["prefix"] or o["claims"]:
-        raise _error("--use-best, --prefix and --claims cannot be combined with --policy")
+    if o["use_best"] or o["prefix"] or o["claims"] or o["claims_report"]:
+        raise _error(
+            "--use-best, --prefix, --claims and --claims-report cannot be combined with --policy"
+        )
     with _user_errors():
         from lmuq.app.score_file import score_jsonl_with_policy
         from lmuq.evaluation.policy import load_policy
@@ -680,7 +699,14 @@ def _serve_local_model(o: dict[str, Any], policy: Any) -> int:
     default=None,
     help="bootstrap resamples  [default: the run's]",
 )
-def report_command(run_dir: str, out: str | None, n_boot: int | None) -> int:
+@click.option(
+    "--sweep",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="a sampling sweep (sweep.json from bench/sampling_sweep.py) to show  "
+    "[default: RUN_DIR/sweep.json if there is one]",
+)
+def report_command(run_dir: str, out: str | None, n_boot: int | None, sweep: str | None) -> int:
     """Write report.html for a folder written by `lmuq demo` / `lmuq run`."""
     from lmuq.extras import require
 
@@ -688,7 +714,7 @@ def report_command(run_dir: str, out: str | None, n_boot: int | None) -> int:
         require("jinja2", "report", "the HTML report")
         from lmuq.app.run_folder import report_from_run_dir
 
-        path = report_from_run_dir(run_dir, out=out, n_boot=n_boot)
+        path = report_from_run_dir(run_dir, out=out, n_boot=n_boot, sweep=sweep)
     click.echo(f"Report written: {path}")
     return 0
 

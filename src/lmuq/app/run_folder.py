@@ -4,7 +4,9 @@ A run folder holds ``results.parquet`` and/or ``results.csv`` (one row per quest
 ``summary.csv`` (one row per evaluated score, column ``scorer``) and ``run.json`` (model,
 config, ``evaluated``: the score columns). :func:`report_from_run_dir` reads them, runs the
 evaluation protocol and writes ``report.html`` beside them (the job itself renders its
-report from memory; this is for a folder written earlier, or with other settings).
+report from memory; this is for a folder written earlier, or with other settings). A
+``sweep.json`` in the folder (or one passed as ``sweep``), as ``bench/sampling_sweep.py``
+writes it, adds the report's "Sampling settings" section.
 
 Which columns are scores: ``run.json``'s ``evaluated`` list, else ``summary.csv``'s
 ``scorer`` column, else the configured scorers and the registered scorers that are
@@ -13,6 +15,7 @@ columns; each names a column of the results (the length baseline included).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -21,10 +24,31 @@ import pandas as pd
 
 from lmuq.app.graded import read_results, read_run_info
 from lmuq.evaluation.protocol import build_report_data
+from lmuq.evaluation.sweep import SamplingSweep
 from lmuq.reporting.html import write_report
 from lmuq.scoring.registry import SCORERS
 
-__all__ = ["report_from_run_dir", "score_columns_for_run"]
+__all__ = ["read_sweep", "report_from_run_dir", "score_columns_for_run"]
+
+SWEEP_FILE = "sweep.json"
+
+
+def read_sweep(path: str | os.PathLike) -> SamplingSweep:
+    """A :class:`~lmuq.evaluation.sweep.SamplingSweep` from its JSON file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not JSON, or not a sweep (names the field).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not JSON: {exc}") from None
+    try:
+        return SamplingSweep.from_dict(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def _summary_labels(run_dir: Path) -> list[str] | None:
@@ -57,6 +81,7 @@ def report_from_run_dir(
     title: str | None = None,
     n_boot: int | None = None,
     plots: bool = True,
+    sweep: str | os.PathLike | None = None,
 ) -> Path:
     """Write the HTML report of a demo output folder; returns its path.
 
@@ -66,12 +91,18 @@ def report_from_run_dir(
         title: page title (default ``lmuq report: <model>``).
         n_boot: bootstrap resamples (default: the run's ``n_boot``, else 1000).
         plots: embed the plots (needs matplotlib).
+        sweep: a sampling sweep's JSON file to show (default: ``run_dir/sweep.json`` when
+            there is one).
 
     Raises:
         FileNotFoundError: no results table in ``run_dir``.
-        ValueError: no score column found, or the table lacks ``correct``.
+        ValueError: no score column found, the table lacks ``correct``, or ``sweep`` is not
+            a sweep file.
     """
     run_dir = Path(run_dir)
+    if sweep is None and (run_dir / SWEEP_FILE).is_file():
+        sweep = run_dir / SWEEP_FILE
+    sweep_data = read_sweep(sweep) if sweep is not None else None
     results = read_results(run_dir)
     run = read_run_info(run_dir)
     config = run.get("config") or {}
@@ -95,4 +126,5 @@ def report_from_run_dir(
         Path(out) if out is not None else run_dir / "report.html",
         title=page_title,
         plots=plots,
+        sweep=sweep_data,
     )

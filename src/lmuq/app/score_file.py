@@ -28,7 +28,12 @@ Long-form scorers (``claim_*``) give each response its aggregate like any scorer
 ``claims_path`` (``--claims FILE``) a claim-level table: one record per claim with the
 input ``line`` (and ``id`` when the input has one), ``claim_index``, the claim, its
 character span in the response, each long-form scorer's value and, for grounding, the
-context verdict (``.jsonl``, ``.csv`` or ``.parquet`` by the file's suffix).
+context verdict (``.jsonl``, ``.csv`` or ``.parquet`` by the file's suffix). With
+``claims_report`` (``--claims-report FILE``) an HTML page shows each answer with its claims
+highlighted by one long-form scorer's confidence
+(:func:`lmuq.reporting.claims_html.write_claims_report`); input records that carry
+``claim_labels`` (one ``true`` / ``false`` / ``null`` per claim, in the claim table's
+order) add the claim- and response-level AUROC / PRR to it.
 """
 
 from __future__ import annotations
@@ -131,6 +136,9 @@ def score_jsonl(
     prefix: str = "",
     progress: bool = True,
     claims_path: str | Path | None = None,
+    claims_report: str | Path | None = None,
+    claims_report_scorer: str | None = None,
+    n_boot: int = 1000,
 ) -> ScoreFileSummary:
     """Score every line of ``input_path`` and write JSONL to ``output_path``.
 
@@ -139,8 +147,10 @@ def score_jsonl(
     ``score_errors`` (scorer -> reason) for the undefined ones; every added field's name
     starts with ``prefix``. An input field with the name of an added field is refused.
     ``nli_model`` is a hub id or folder, or a ready NLI model (or cache). With
-    ``claims_path``, the long-form scorers' claims go to that table (see the module
-    docstring).
+    ``claims_path``, the long-form scorers' claims go to that table, and with
+    ``claims_report`` to an HTML page of ``claims_report_scorer``'s claim confidences
+    (default: the first long-form scorer; ``n_boot`` resamples for its evaluation); see the
+    module docstring.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -148,9 +158,22 @@ def score_jsonl(
     from lmuq.scoring.registry import get_scorer
 
     longform = [n for n in scorers if get_scorer(n).family == "long-form"]
-    if claims_path is not None and not longform:
-        raise ValueError("a claim table needs at least one long-form scorer (claim_*)")
+    if (claims_path is not None or claims_report is not None) and not longform:
+        raise ValueError("a claim table or report needs at least one long-form scorer (claim_*)")
+    if claims_report_scorer is not None and claims_report is None:
+        raise ValueError(
+            "claims_report_scorer (--claims-scorer) needs claims_report (--claims-report)"
+        )
+    page_scorer = claims_report_scorer
+    if claims_report is not None:
+        page_scorer = page_scorer or longform[0]
+        if page_scorer not in longform:
+            raise ValueError(
+                f"claims_report_scorer {page_scorer!r} is not one of the long-form scorers "
+                f"being run ({', '.join(longform)})"
+            )
     claim_rows: list[dict[str, Any]] = []
+    page = _ClaimsPage(page_scorer) if claims_report is not None else None
     scorer = UQScorer(
         scorers,
         use_best=use_best,
@@ -171,8 +194,12 @@ def score_jsonl(
             sets = [sample_set_from_record(rec, f"line {lineno}") for lineno, rec in chunk]
             result = scorer.score(sets)
             results = result.score_fields()
-            if claims_path is not None:
-                claim_rows.extend(_claim_rows(chunk, claims_data(result, longform)))
+            if claims_path is not None or page is not None:
+                chunk_claims = claims_data(result, longform)
+                if claims_path is not None:
+                    claim_rows.extend(_claim_rows(chunk, chunk_claims))
+                if page is not None:
+                    page.add(input_path, chunk, sets, chunk_claims, result.columns[page_scorer])
             for (lineno, rec), fields in zip(chunk, results, strict=True):
                 added = {f"{prefix}{k}": _clean(v) for k, v in fields.items()}
                 clash = sorted(set(rec) & set(added))
@@ -191,7 +218,63 @@ def score_jsonl(
             raise ValueError(f"{input_path} has no records")
     if claims_path is not None:
         write_records(claim_rows, claims_path)
+    if page is not None:
+        from lmuq.reporting.claims_html import write_claims_report
+
+        write_claims_report(
+            page,
+            page_scorer,
+            claims_report,
+            labels=page.labels if page.has_labels else None,
+            n_boot=n_boot,
+        )
     return ScoreFileSummary(rows=rows, output=out, scorers=scorers, rows_with_errors=errors)
+
+
+class _ClaimsPage:
+    """What the claims page needs from every scored row (``columns`` as a result has
+    them): the prompt, the response, its claims, the page scorer's value and the labels."""
+
+    def __init__(self, scorer: str) -> None:
+        self.scorer = scorer
+        self.columns: dict[str, list[Any]] = {
+            "prompt": [],
+            "response": [],
+            "claims_data": [],
+            scorer: [],
+        }
+        self.labels: list[list[bool | None]] = []
+        self.has_labels = False
+
+    def add(
+        self,
+        input_path: str | Path,
+        chunk: list[tuple[int, dict[str, Any]]],
+        sets: Sequence[Any],
+        claims: list[list[dict[str, Any]]],
+        values: Sequence[Any],
+    ) -> None:
+        for (lineno, rec), ss, row, value in zip(chunk, sets, claims, values, strict=True):
+            self.columns["prompt"].append(ss.prompt)
+            self.columns["response"].append(ss.answer.text)
+            self.columns["claims_data"].append(row)
+            self.columns[self.scorer].append(value)
+            self.labels.append(_claim_labels(rec.get("claim_labels"), len(row), input_path, lineno))
+            self.has_labels |= "claim_labels" in rec
+
+
+def _claim_labels(value: Any, n: int, input_path: str | Path, lineno: int) -> list[bool | None]:
+    if value is None:
+        return [None] * n
+    where = f"{input_path}:{lineno}: field claim_labels"
+    if not isinstance(value, list) or any(v is not None and not isinstance(v, bool) for v in value):
+        raise ValueError(f"{where} must be a list of true / false / null, one per claim")
+    if len(value) != n:
+        raise ValueError(
+            f"{where} has {len(value)} labels for the {n} claims this response was split "
+            "into; label the claims of the claim table (--claims), in its order"
+        )
+    return list(value)
 
 
 def score_jsonl_with_policy(

@@ -20,6 +20,7 @@ from lmuq.evaluation.metrics import (
 )
 from lmuq.evaluation.paired import PairedDifference, paired_bootstrap, paired_comparisons
 from lmuq.evaluation.policy import TrustPolicy, fit_policy, load_policy
+from lmuq.evaluation.sweep import SamplingSweep, SweepScore, SweepSetting, sampling_sweep
 from lmuq.evaluation.tuning import Tuner, ensemble_scores, precision_recall_f1
 
 __all__ = [
@@ -29,6 +30,9 @@ __all__ = [
     "MetricWarning",
     "PairedDifference",
     "PlattCalibrator",
+    "SamplingSweep",
+    "SweepScore",
+    "SweepSetting",
     "TrustPolicy",
     "Tuner",
     "accuracy_rejection_curve",
@@ -47,4 +51,5 @@ __all__ = [
     "paired_comparisons",
     "precision_recall_f1",
     "prr",
+    "sampling_sweep",
 ]

@@ -68,7 +68,7 @@ from lmuq.evaluation.calibration import (
 )
 from lmuq.evaluation.conformal import ConformalAbstention, ConformalWarning
 from lmuq.evaluation.metrics import MetricWarning
-from lmuq.evaluation.paired import PairedDifference, paired_comparisons
+from lmuq.evaluation.paired import PairedDifference, paired_bootstrap, paired_comparisons
 from lmuq.evaluation.summary import ScorerSummary, summarize_scores
 from lmuq.evaluation.tuning import Tuner, precision_recall_f1
 from lmuq.secrets import redact_settings
@@ -76,6 +76,7 @@ from lmuq.secrets import redact_settings
 __all__ = [
     "CONFORMAL_ALPHA",
     "CONSTANT_STD",
+    "PAIRWISE_MAX_SCORERS",
     "RANK_IDENTICAL",
     "SMALL_N_ANSWERS",
     "SMALL_N_CLASS",
@@ -102,6 +103,9 @@ SMALL_N_ANSWERS = 30
 SMALL_N_CLASS = 10
 #: Scorers whose Spearman rank correlation is at least this rank the answers identically.
 RANK_IDENTICAL = 0.999
+#: The report tests every pair of scorers up to this many scorers (k(k-1)/2 paired tests:
+#: 435 at 30); beyond it, only the best against each other one.
+PAIRWISE_MAX_SCORERS = 30
 
 # ---------------------------------------------------------------------------------------
 # results
@@ -225,6 +229,8 @@ class ReportData:
     ``paired``: the best scorer's AUROC against each other scorer's, a paired bootstrap
     test on the same resamples (:func:`~lmuq.evaluation.paired.paired_comparisons`), in
     ``scorers`` order; empty when no AUROC is defined or there is one scorer.
+    ``pairwise``: the same test for every pair of scorers with a defined AUROC (``a`` the
+    better-ranked), on the same resamples; empty beyond :data:`PAIRWISE_MAX_SCORERS`.
     """
 
     run_info: dict[str, Any]
@@ -245,6 +251,7 @@ class ReportData:
     small_sample: list[str] = field(default_factory=list)
     rank_groups: list[tuple[str, ...]] = field(default_factory=list)
     paired: list[PairedDifference] = field(default_factory=list)
+    pairwise: list[PairedDifference] = field(default_factory=list)
     generated_at: str = field(
         default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     )
@@ -788,6 +795,7 @@ def build_report_data(
         ]
     reports.sort(key=lambda r: -np.nan_to_num(r.summary.auroc.estimate, nan=-1.0))
     paired = _paired_against_best(reports, scores, y, n_boot=n_boot, level=level, seed=seed)
+    pairwise = _paired_all(reports, scores, y, n_boot=n_boot, level=level, seed=seed)
     return ReportData(
         run_info=redact_settings(dict(run_info or {})),
         n_questions=int(y.size),
@@ -807,7 +815,40 @@ def build_report_data(
         small_sample=_small_sample_summary(y, cal, reports),
         rank_groups=rank_identical_groups({r.name: scores[r.name] for r in reports}),
         paired=paired,
+        pairwise=pairwise,
     )
+
+
+def _paired_all(
+    reports: Sequence[ScorerReport],
+    scores: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    *,
+    n_boot: int,
+    level: float,
+    seed: int,
+) -> list[PairedDifference]:
+    """Every pair of scorers with a defined AUROC, the better-ranked one first (``a``), each
+    tested on the same resamples; none beyond :data:`PAIRWISE_MAX_SCORERS` scorers."""
+    ranked = [r.name for r in reports if math.isfinite(r.summary.auroc.estimate)]
+    if not 2 <= len(ranked) <= PAIRWISE_MAX_SCORERS:
+        return []
+    out = []
+    for i, a in enumerate(ranked):
+        for b in ranked[i + 1 :]:
+            if np.any(np.isfinite(scores[a]) & np.isfinite(scores[b])):
+                out.append(
+                    paired_bootstrap(
+                        scores[a],
+                        scores[b],
+                        y,
+                        names=(a, b),
+                        n_boot=n_boot,
+                        level=level,
+                        seed=seed,
+                    )
+                )
+    return out
 
 
 def _paired_against_best(

@@ -40,6 +40,7 @@ from lmuq.evaluation.protocol import (
     SMALL_N_CLASS,
     ReportData,
 )
+from lmuq.evaluation.sweep import SamplingSweep, setting_label
 from lmuq.extras import require
 from lmuq.secrets import redact_settings
 from lmuq.storage.files import atomic_write
@@ -454,10 +455,17 @@ def _environment():
     return env
 
 
-def render_report(data: ReportData, *, title: str = "lmuq report", plots: bool = True) -> str:
+def render_report(
+    data: ReportData,
+    *,
+    title: str = "lmuq report",
+    plots: bool = True,
+    sweep: SamplingSweep | None = None,
+) -> str:
     """The report as one HTML document (a string); see the module docstring.
 
-    ``plots=False`` leaves the plots out (faster; the section then says so).
+    ``plots=False`` leaves the plots out (faster; the section then says so). ``sweep``
+    adds the "Sampling settings" section (:mod:`lmuq.evaluation.sweep`).
     """
     env = _environment()  # first: it names the `report` extra when jinja2 is missing
     from markupsafe import Markup  # installed with jinja2
@@ -479,9 +487,42 @@ def render_report(data: ReportData, *, title: str = "lmuq report", plots: bool =
         settings=_flatten(info),
         figures=figures,
         figures_note=figures_note,
+        pairwise_names=_pairwise_names(data),
+        pairwise=_pairwise_map(data),
+        sweep=sweep,
+        sweep_notes=sorted(
+            (str(k), _value_text(v)) for k, v in (sweep.notes if sweep else {}).items()
+        ),
+        run_sampling=_run_sampling(info),
         script=Markup(_SCRIPT),
         csp=_csp(_SCRIPT),
     )
+
+
+def _pairwise_names(data: ReportData) -> list[str]:
+    """The scorers of the pairwise table, in the report's order."""
+    named = {d.a for d in data.pairwise} | {d.b for d in data.pairwise}
+    return [s.name for s in data.scorers if s.name in named]
+
+
+def _pairwise_map(data: ReportData) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for d in data.pairwise:
+        out.setdefault(d.a, {})[d.b] = d
+    return {name: out.get(name, {}) for name in _pairwise_names(data)}
+
+
+def _run_sampling(info: Mapping[str, Any]) -> str:
+    """This run's sampling setting as a sweep labels it, or ``""`` when it is not recorded."""
+    config = info.get("config")
+    if not isinstance(config, Mapping) or "sample_temperature" not in config:
+        return ""
+    try:
+        top_p = config.get("sample_top_p")
+        temperature = float(config["sample_temperature"])
+        return setting_label(temperature, None if top_p is None else float(top_p))
+    except (TypeError, ValueError):
+        return ""
 
 
 def write_report(
@@ -490,10 +531,11 @@ def write_report(
     *,
     title: str = "lmuq report",
     plots: bool = True,
+    sweep: SamplingSweep | None = None,
 ) -> Path:
     """Render the report and write it to ``path`` (UTF-8); returns the path."""
     path = Path(path)
-    html = render_report(data, title=title, plots=plots)
+    html = render_report(data, title=title, plots=plots, sweep=sweep)
     with atomic_write(path) as fh:  # a fresh temporary name: never follows a symlink
         fh.write(html)
     return path

@@ -158,10 +158,19 @@ class HFNLIModel:
             the longer of the two texts (``truncation="longest_first"``); capped at the
             tokenizer's own ``model_max_length``.
         batch_size: pairs per forward pass.
-        dtype: optional torch dtype to load the weights in.
+        dtype: the weights' dtype: ``None`` (the checkpoint's, usually float32), a torch
+            dtype, or its name (``"bfloat16"``, ``"float16"``, ``"float32"``). Half precision
+            is the fast path on a GPU; it is not exact, so its agreement with float32 (label
+            flips, max |Δp|) is measured by ``bench/nli_precision.py``, and a half-precision
+            model's ``name`` gets a ``#bfloat16`` / ``#float16`` suffix so its cached results
+            never mix with float32's.
+        attn_implementation: ``None`` keeps transformers' choice (PyTorch SDPA attention
+            where the architecture supports it, e.g. BERT and RoBERTa; eager otherwise, e.g.
+            DeBERTa); ``"sdpa"`` or ``"eager"`` asks for one. :attr:`attention` says which
+            runs. Both compute the same attention (to float rounding).
         quantize: ``"int8"`` applies PyTorch dynamic int8 quantisation to the Linear layers
             (CPU only): a faster path whose agreement with the float model is measured by
-            ``bench/bench_nli_int8.py``. The model's ``name`` gets an ``#int8`` suffix so its
+            ``bench/nli_precision.py``. The model's ``name`` gets an ``#int8`` suffix so its
             cached results never mix with the float model's.
 
         dedupe_inputs: run each distinct *model input* once. Pairs are keyed on their
@@ -189,10 +198,18 @@ class HFNLIModel:
         dtype: Any = None,
         quantize: str | None = None,
         dedupe_inputs: bool = True,
+        attn_implementation: str | None = None,
     ) -> None:
         torch = require("torch", "hf", "NLI models")
         if quantize not in (None, "int8"):
             raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
+        if attn_implementation not in (None, "sdpa", "eager"):
+            raise ValueError(
+                f"attn_implementation must be None, 'sdpa' or 'eager', got {attn_implementation!r}"
+            )
+        dtype = _torch_dtype(torch, dtype)
+        if quantize == "int8" and dtype not in (None, torch.float32):
+            raise ValueError("quantize='int8' quantises a float32 model; leave dtype unset")
         transformers = require("transformers", "hf", "NLI models")
         if not isinstance(max_length, int) or max_length < 1:
             raise ValueError(f"max_length must be an int >= 1, got {max_length!r}")
@@ -202,8 +219,13 @@ class HFNLIModel:
         source = resolve_local_or_hub(model_name_or_path, what="NLI model")
         try:
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(source)
+            load: dict[str, Any] = {}
+            if dtype is not None:
+                load["dtype"] = dtype
+            if attn_implementation is not None:
+                load["attn_implementation"] = attn_implementation
             self.model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                source, **({"dtype": dtype} if dtype is not None else {})
+                source, **load
             )
         except OSError as exc:
             raise OSError(
@@ -229,6 +251,9 @@ class HFNLIModel:
                 self.model, {torch.nn.Linear}, dtype=torch.qint8
             )
             self._name += "#int8"
+        weights = next(self.model.parameters()).dtype
+        if weights in (torch.bfloat16, torch.float16):
+            self._name += "#" + str(weights).removeprefix("torch.")
         self._device = str(torch.device(device))
         model_max = getattr(self.tokenizer, "model_max_length", None)
         if isinstance(model_max, int) and 0 < model_max < max_length:
@@ -247,6 +272,11 @@ class HFNLIModel:
     @property
     def device(self) -> str:
         return self._device
+
+    @property
+    def attention(self) -> str:
+        """The attention implementation the model runs (``"sdpa"``, ``"eager"``, ...)."""
+        return str(getattr(self.model.config, "_attn_implementation", None) or "eager")
 
     def __repr__(self) -> str:
         return f"HFNLIModel({self._name!r}, device={self._device!r})"
@@ -305,3 +335,15 @@ class HFNLIModel:
             else:
                 out[rows] = probs
         return out
+
+
+_DTYPE_NAMES = ("float32", "bfloat16", "float16")
+
+
+def _torch_dtype(torch: Any, dtype: Any) -> Any:
+    """``dtype`` as a torch dtype (``None`` stays ``None``); names are checked here."""
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    if isinstance(dtype, str) and dtype in _DTYPE_NAMES:
+        return getattr(torch, dtype)
+    raise ValueError(f"dtype must be None, a torch dtype or one of {_DTYPE_NAMES}, got {dtype!r}")

