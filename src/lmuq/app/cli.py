@@ -97,7 +97,7 @@ def _job_options(f: Callable) -> Callable:
             "--n-questions",
             type=click.IntRange(min=1),
             default=d.n_questions,
-            help="questions to ask  [default: all of the set; capitals has 239]",
+            help="questions to ask (capitals has 239)",
         ),
         click.option(
             "-m",
