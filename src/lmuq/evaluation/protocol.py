@@ -794,8 +794,14 @@ def build_report_data(
             for summary in summaries
         ]
     reports.sort(key=lambda r: -np.nan_to_num(r.summary.auroc.estimate, nan=-1.0))
-    paired = _paired_against_best(reports, scores, y, n_boot=n_boot, level=level, seed=seed)
     pairwise = _paired_all(reports, scores, y, n_boot=n_boot, level=level, seed=seed)
+    # the best scorer's row of the pairwise tests is the best-against-each table; compute
+    # it on its own only when the pairwise table is not made
+    paired = (
+        [d for d in pairwise if d.a == reports[0].name]
+        if pairwise
+        else _paired_against_best(reports, scores, y, n_boot=n_boot, level=level, seed=seed)
+    )
     return ReportData(
         run_info=redact_settings(dict(run_info or {})),
         n_questions=int(y.size),
