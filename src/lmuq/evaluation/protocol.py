@@ -68,7 +68,7 @@ from lmuq.evaluation.calibration import (
 )
 from lmuq.evaluation.conformal import ConformalAbstention, ConformalWarning
 from lmuq.evaluation.metrics import MetricWarning
-from lmuq.evaluation.paired import PairedDifference, paired_bootstrap, paired_comparisons
+from lmuq.evaluation.paired import PairedDifference, paired_bootstrap
 from lmuq.evaluation.summary import ScorerSummary, summarize_scores
 from lmuq.evaluation.tuning import Tuner, precision_recall_f1
 from lmuq.secrets import redact_settings
@@ -227,7 +227,7 @@ class ReportData:
     ``rank_groups``: groups of scorers that rank the answers identically
     (:func:`rank_identical_groups`), members in ``scorers`` order.
     ``paired``: the best scorer's AUROC against each other scorer's, a paired bootstrap
-    test on the same resamples (:func:`~lmuq.evaluation.paired.paired_comparisons`), in
+    test on the same resamples (:func:`~lmuq.evaluation.paired.paired_bootstrap`), in
     ``scorers`` order; empty when no AUROC is defined or there is one scorer.
     ``pairwise``: the same test for every pair of scorers with a defined AUROC (``a`` the
     better-ranked), on the same resamples; empty beyond :data:`PAIRWISE_MAX_SCORERS`.
@@ -794,13 +794,14 @@ def build_report_data(
             for summary in summaries
         ]
     reports.sort(key=lambda r: -np.nan_to_num(r.summary.auroc.estimate, nan=-1.0))
-    pairwise = _paired_all(reports, scores, y, n_boot=n_boot, level=level, seed=seed)
+    tests = {"n_boot": n_boot, "level": level, "seed": seed}
+    pairwise = _paired_tests(reports, scores, y, every_pair=True, **tests)
     # the best scorer's row of the pairwise tests is the best-against-each table; compute
     # it on its own only when the pairwise table is not made
     paired = (
         [d for d in pairwise if d.a == reports[0].name]
         if pairwise
-        else _paired_against_best(reports, scores, y, n_boot=n_boot, level=level, seed=seed)
+        else _paired_tests(reports, scores, y, every_pair=False, **tests)
     )
     return ReportData(
         run_info=redact_settings(dict(run_info or {})),
@@ -825,53 +826,29 @@ def build_report_data(
     )
 
 
-def _paired_all(
+def _paired_tests(
     reports: Sequence[ScorerReport],
     scores: Mapping[str, np.ndarray],
     y: np.ndarray,
     *,
+    every_pair: bool,
     n_boot: int,
     level: float,
     seed: int,
 ) -> list[PairedDifference]:
-    """Every pair of scorers with a defined AUROC, the better-ranked one first (``a``), each
-    tested on the same resamples; none beyond :data:`PAIRWISE_MAX_SCORERS` scorers."""
+    """Paired bootstrap tests of the AUROC difference, on the same resamples, between
+    scorers with a defined AUROC that share a scored answer, the better-ranked one as ``a``:
+    the best against each other scorer, or (``every_pair``) every pair, none then beyond
+    :data:`PAIRWISE_MAX_SCORERS` scorers."""
     ranked = [r.name for r in reports if math.isfinite(r.summary.auroc.estimate)]
-    if not 2 <= len(ranked) <= PAIRWISE_MAX_SCORERS:
+    if len(ranked) < 2 or (every_pair and len(ranked) > PAIRWISE_MAX_SCORERS):
         return []
-    out = []
-    for i, a in enumerate(ranked):
-        for b in ranked[i + 1 :]:
-            if np.any(np.isfinite(scores[a]) & np.isfinite(scores[b])):
-                out.append(
-                    paired_bootstrap(
-                        scores[a],
-                        scores[b],
-                        y,
-                        names=(a, b),
-                        n_boot=n_boot,
-                        level=level,
-                        seed=seed,
-                    )
-                )
-    return out
-
-
-def _paired_against_best(
-    reports: Sequence[ScorerReport],
-    scores: Mapping[str, np.ndarray],
-    y: np.ndarray,
-    *,
-    n_boot: int,
-    level: float,
-    seed: int,
-) -> list[PairedDifference]:
-    """The best scorer (by AUROC) against every other scorer that shares an answer with it."""
-    ranked = [r.name for r in reports if math.isfinite(r.summary.auroc.estimate)]
-    if len(ranked) < 2:
-        return []
-    best = scores[ranked[0]]
-    shared = [name for name in ranked[1:] if np.any(np.isfinite(best) & np.isfinite(scores[name]))]
-    return paired_comparisons(
-        scores, y, reference=ranked[0], others=shared, n_boot=n_boot, level=level, seed=seed
-    )
+    firsts = ranked if every_pair else ranked[:1]
+    return [
+        paired_bootstrap(
+            scores[a], scores[b], y, names=(a, b), n_boot=n_boot, level=level, seed=seed
+        )
+        for i, a in enumerate(firsts)
+        for b in ranked[i + 1 :]
+        if np.any(np.isfinite(scores[a]) & np.isfinite(scores[b]))
+    ]
