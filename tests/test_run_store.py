@@ -530,6 +530,47 @@ def test_two_processes_resuming_one_run_split_the_work(tmp_path):
         assert not store.missing_generations("run", m)
 
 
+def test_a_row_drawn_elsewhere_between_the_read_and_the_claim_is_not_drawn_again(store):
+    """The CI race of issue 10's test: the other process finished a row and released it
+    after this one read what is missing and before it claimed the row."""
+    n, m = 3, 2
+    texts = prompts(n)
+    store.create_run({}, texts, run_id="run")
+    real_claim = store.claim_rows
+    finished_elsewhere: list[int] = []
+
+    def claim_after_another_finished(run_id, rows, owner, **kwargs):
+        if not finished_elsewhere:  # the other process completes the first free row
+            row = rows[0]
+            finished_elsewhere.append(row)
+            store.record_generations(
+                run_id,
+                [(row, "answer", 0, _gen("theirs"))]
+                + [(row, "sample", j, _gen(f"theirs {j}")) for j in range(m)],
+            )
+        return real_claim(run_id, rows, owner, **kwargs)
+
+    store.claim_rows = claim_after_another_finished
+    backend = CountingBackend()
+    sets = generate_with_store(
+        backend, store, "run", texts, m, ANSWER_PARAMS, SAMPLE_PARAMS, chunk_size=1
+    )
+    assert finished_elsewhere == [0]
+    assert backend.generated == (n - 1) * (1 + m)  # row 0 is never asked for
+    assert all(texts[0] not in prompts_ for prompts_, _, _ in backend.requests)
+    assert sets[0].answer.text == "theirs"
+    assert [g.text for g in sets[0].samples] == ["theirs 0", "theirs 1"]
+    assert not store.missing_generations("run", m)
+
+
+def test_missing_generations_of_some_rows(store):
+    store.create_run({}, prompts(4), run_id="r")
+    store.record_generations("r", [(1, "answer", 0, _gen("a")), (2, "sample", 0, _gen("s"))])
+    assert store.missing_generations("r", 1, rows=[2, 1, 9]) == [(1, "sample", 0), (2, "answer", 0)]
+    assert store.missing_generations("r", 1, rows=[]) == []
+    assert store.missing_generations("r", 1, rows=[3]) == [(3, "answer", 0), (3, "sample", 0)]
+
+
 def test_a_killed_processes_leases_free_themselves_at_once(store):
     run = store.create_run({}, prompts(3), run_id="r")
     dead = subprocess.run(

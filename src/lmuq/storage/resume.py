@@ -135,20 +135,26 @@ def generate_with_store(
             if not chunk:  # every row left is being drawn elsewhere: wait for it
                 time.sleep(_WAIT_FOR_OTHERS_S)
                 continue
-            cells = [cell for r in chunk for cell in by_row[r]]
-            attempted.update(cells)
-            local = {row: k for k, row in enumerate(chunk)}
             try:
-                draw_cells(
-                    backend,
-                    store.load_prompts(run_id, chunk),
-                    [(local[r], kind, idx) for r, kind, idx in cells],
-                    answer_params=answer_params,
-                    sample_params=sample_params,
-                    sink=lambda items, chunk=chunk: record(chunk, items),
-                    progress=False,
-                    on_failure="ignore",
+                # Another process may have drawn a row between the read of ``missing`` and
+                # this claim (it released the row as it finished): read again under the lease.
+                still = store.missing_generations(
+                    run_id, num_samples, include_failed=retry_failed, rows=chunk
                 )
+                cells = [cell for cell in still if cell not in attempted]
+                attempted.update(cells)
+                local = {row: k for k, row in enumerate(chunk)}
+                if cells:
+                    draw_cells(
+                        backend,
+                        store.load_prompts(run_id, chunk),
+                        [(local[r], kind, idx) for r, kind, idx in cells],
+                        answer_params=answer_params,
+                        sample_params=sample_params,
+                        sink=lambda items, chunk=chunk: record(chunk, items),
+                        progress=False,
+                        on_failure="ignore",
+                    )
             finally:
                 store.release_rows(run_id, chunk, owner)
             if bar is not None:

@@ -691,31 +691,45 @@ class RunStore:
             )
 
     def missing_generations(
-        self, run_id: str, num_samples: int, *, include_failed: bool = True
+        self,
+        run_id: str,
+        num_samples: int,
+        *,
+        include_failed: bool = True,
+        rows: Sequence[int] | None = None,
     ) -> list[tuple[int, str, int]]:
         """The ``(row, kind, idx)`` generations a complete run with ``num_samples`` samples
         per row would have and this one lacks, in row order (answer first).
 
         With ``include_failed`` (the default), stored failures count as missing: they are
-        the work a resume redoes.
+        the work a resume redoes. ``rows`` limits the answer to those rows.
         """
         _check_num_samples(num_samples)
-        return self._missing(self._conn(), run_id, num_samples, include_failed)
+        return self._missing(self._conn(), run_id, num_samples, include_failed, rows)
 
     def _missing(
-        self, conn: sqlite3.Connection, run_id: str, num_samples: int, include_failed: bool
+        self,
+        conn: sqlite3.Connection,
+        run_id: str,
+        num_samples: int,
+        include_failed: bool,
+        rows: Sequence[int] | None = None,
     ) -> list[tuple[int, str, int]]:
         n = self.num_prompts(run_id, conn)
+        wanted = range(n) if rows is None else sorted({int(r) for r in rows if 0 <= r < n})
+        if not wanted:
+            return []
+        where = "" if rows is None else f" AND row_index IN ({','.join('?' * len(wanted))})"
         cur = conn.execute(
             "SELECT row_index, kind, idx, error IS NOT NULL FROM generations "
-            "WHERE run_id = ? AND (kind = 'answer' OR idx < ?) "
+            f"WHERE run_id = ? AND (kind = 'answer' OR idx < ?){where} "
             "ORDER BY row_index, kind, idx",
-            (run_id, num_samples),
+            (run_id, num_samples, *([] if rows is None else wanted)),
         )
         missing: list[tuple[int, str, int]] = []
         stored = itertools.groupby(cur, key=lambda r: r[0])
         nxt = next(stored, None)
-        for row in range(n):
+        for row in wanted:
             present: set[tuple[str, int]] = set()
             if nxt is not None and nxt[0] == row:
                 present = {(k, i) for _, k, i, failed in nxt[1] if not (failed and include_failed)}
