@@ -84,6 +84,18 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--scenarios", default="a,b,c,cos", help=f"comma list of {','.join(SCENARIOS)}")
     ap.add_argument("--skip-uqlm", action="store_true")
+    ap.add_argument(
+        "--max-padding",
+        type=float,
+        default=None,
+        help="HFNLIModel(max_padding=...) for lmuq and the floor (default: full batches)",
+    )
+    ap.add_argument(
+        "--whole-batches",
+        action="store_true",
+        help="lmuq's rounds run whole NLI batches only, leaving each round's partial batch to "
+        "the next (CachedNLI(whole_batches=True): the default on an accelerator, not on a CPU)",
+    )
     ap.add_argument("--quick", action="store_true", help="6 layers, 384 wide, 1 repeat")
     ap.add_argument(
         "--no-cost-model", action="store_true", help="skip the fitted pass-cost estimate"
@@ -199,7 +211,9 @@ class Bench:
             f"simulated NLI: BERT {args.layers} layers x {args.hidden} wide, {n_params / 1e6:.0f}M params, "
             f"random init, fp32, {args.threads} threads (built in {time.perf_counter() - t0:.1f}s)"
         )
-        self.hf = HFNLIModel(str(self.tiny), device="cpu", batch_size=args.batch_size)
+        self.hf = HFNLIModel(
+            str(self.tiny), device="cpu", batch_size=args.batch_size, max_padding=args.max_padding
+        )
         self.hf.model = self.sim
         self.hf_predict = self.hf.predict_proba  # un-recorded, for the floor
         self.hf_rec = Timed(
@@ -251,10 +265,15 @@ class Bench:
         self.hf_rec.reset()
         self.hf.pairs_run = self.hf.forward_passes = 0
         self.sim.counter.reset()
+        nli = self.hf
+        if self.args.whole_batches:  # the accelerator default, forced on this CPU
+            from lmuq.statistics.nli_cache import CachedNLI
+
+            nli = CachedNLI(self.hf, whole_batches=True)
         bb = lmuq.BlackBoxUQ(
             scorers=scorers,
             use_best=use_best,
-            nli_model=self.hf,
+            nli_model=nli,
             embedder=self.emb,
             nli_batch_size=self.args.batch_size,
         )
@@ -390,12 +409,19 @@ class Bench:
             def predict_proba(self, premises, hypotheses):
                 return self.model.predict_proba(premises, hypotheses)
 
+        from unittest import mock
+
+        from lmuq.scoring import engine
+
         rule = RuleNLI(self.hf.name)
         bb = lmuq.BlackBoxUQ(
             scorers=scorers, use_best=use_best, nli_model=NoCacheNLI(rule), embedder=self.emb
         )
         r, s = self.wl.copy_inputs()
-        res = bb.score(r, s, show_progress_bars=False)
+        # No planning rounds: each scorer's lookups compute their pairs on the spot, one by
+        # one (a cache that keeps nothing would be asked for the same pairs forever).
+        with mock.patch.object(engine, "_planning_rounds", lambda *a: iter(())):
+            res = bb.score(r, s, show_progress_bars=False)
         return res, set(rule.requested)
 
     def run_free_model(self, scorers, use_best):

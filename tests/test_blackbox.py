@@ -121,6 +121,49 @@ def test_pairs_batched_across_prompts_in_few_calls():
     assert nli.calls == 3
 
 
+class BatchedRuleNLI(RuleNLI):
+    """RuleNLI run in forward passes of ``batch_size`` pairs, as HFNLIModel runs them."""
+
+    batch_size = 7
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passes: list[int] = []
+
+    def predict_proba(self, premises, hypotheses):
+        n = len(premises)
+        self.passes += [min(self.batch_size, n - s) for s in range(0, n, self.batch_size)]
+        return super().predict_proba(premises, hypotheses)
+
+
+def test_rounds_run_whole_model_batches_and_the_same_pairs_and_scores():
+    sets = [sset(f"w{i}", [f"x{i}", f"y{i}", f"z{i}"]) for i in range(20)]
+    scorers = ["semantic_negentropy", "noncontradiction"]
+    each_round = BatchedRuleNLI()  # on a CPU: every round's pairs at once
+    before = score(sets, scorers, ctx_with(each_round))
+    nli = BatchedRuleNLI()
+    after = score(sets, scorers, ScoringContext(nli=CachedNLI(nli, whole_batches=True)))
+    assert sorted(nli.seen) == sorted(each_round.seen)  # the same pairs, each once
+    # clustering 6 pairs a prompt (x→w, y→w, y→x, z→w, z→x, z→y), noncontradiction 3 more
+    assert len(nli.seen) == len(set(nli.seen)) == 20 * (6 + 3)
+    for name in before.columns:
+        assert after.columns[name] == before.columns[name]
+    # 180 pairs in passes of 7: the fewest passes, all full but the last (the round-by-round
+    # fill ran a partial pass at the end of its rounds)
+    assert nli.passes == [7] * 25 + [5]
+    assert len(each_round.passes) > 26
+
+
+def test_a_source_that_never_fills_is_an_error_not_an_endless_loop():
+    class Forgetful(CachedNLI):  # computes, but its lookups never see the result
+        def get(self, premise, hypothesis):
+            return None
+
+    ctx = ScoringContext(nli=Forgetful(RuleNLI()))
+    with pytest.raises(RuntimeError, match=r"Forgetful was asked for the same 2 keys"):
+        score([sset("a", ["b"])], ["noncontradiction"], ctx)
+
+
 def test_question_conditioning_prefixes_both_texts():
     nli = RuleNLI()
     ctx = ctx_with(nli, condition_on_question=True)

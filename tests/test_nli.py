@@ -234,6 +234,55 @@ def test_batches_are_bucketed_by_token_length(tiny_dirs):
     np.testing.assert_allclose(probs, one_by_one.predict_proba(premises, hypotheses), atol=1e-4)
 
 
+def _shapes_of(model) -> list[tuple[int, int]]:
+    shapes: list[tuple[int, int]] = []
+    model.model.register_forward_pre_hook(
+        lambda _m, _args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)),
+        with_kwargs=True,
+    )
+    return shapes
+
+
+def test_with_no_padding_allowed_each_batch_is_one_length(tiny_dirs):
+    # two pairs of each length: a batch of each length, nothing padded
+    words = zip(["word", "house"] * 3, (1, 3, 2, 1, 3, 2), strict=True)
+    premises = [" ".join([w] * k) for w, k in words]
+    assert HFNLIModel(tiny_dirs["a"], device="cpu").max_padding is None  # full batches
+    model = HFNLIModel(tiny_dirs["a"], device="cpu", batch_size=4, max_padding=0)
+    shapes = _shapes_of(model)
+    probs = model.predict_proba(premises, ["A claim."] * 6)
+    lengths = sorted({len(x) for x in model.tokenizer(premises, ["A claim."] * 6)["input_ids"]})
+    assert shapes == [(2, n) for n in reversed(lengths)]
+    full = HFNLIModel(tiny_dirs["a"], device="cpu", batch_size=4)
+    full_shapes = _shapes_of(full)
+    np.testing.assert_allclose(probs, full.predict_proba(premises, ["A claim."] * 6), atol=1e-4)
+    assert full_shapes == [(4, lengths[-1]), (2, lengths[0])]  # 4 + 2 rows, the first padded
+
+
+def test_length_batches_by_hand():
+    from lmuq.statistics.nli import length_batches
+
+    def cut(*args, **kw):
+        return [list(b) for b in length_batches(*args, **kw)]
+
+    assert cut([], 4) == []
+    assert cut([7, 7, 7, 7, 7], 2) == [[0, 1], [2, 3], [4]]
+    assert cut([9, 8, 8, 5], 8, max_padding=0) == [[0], [1, 2], [3]]
+    # 10 + 9 + 9 = 28 real tokens, 3 * 10 = 30 run: 7.1% padding
+    assert cut([10, 9, 9], 8, max_padding=0.08) == [[0, 1, 2]]
+    assert cut([10, 9, 9], 8, max_padding=0.07) == [[0, 1], [2]]
+    assert cut([10, 9, 9], 2, max_padding=1.0) == [[0, 1], [2]]  # batch_size still caps
+    with pytest.raises(ValueError, match="longest first"):
+        length_batches([1, 2], 4)
+
+
+def test_max_padding_is_checked(tiny_dirs):
+    with pytest.raises(ValueError, match="max_padding must be >= 0"):
+        HFNLIModel(tiny_dirs["a"], device="cpu", max_padding=-0.1)
+    with pytest.raises(TypeError, match="max_padding must be None or a number"):
+        HFNLIModel(tiny_dirs["a"], device="cpu", max_padding="none")
+
+
 def test_long_premise_is_truncated(tiny_dirs):
     short = HFNLIModel(tiny_dirs["a"], device="cpu", max_length=64)
     premise = " ".join(["word"] * 2000)
@@ -329,6 +378,53 @@ def test_cache_batch_size_chunks_missing_pairs():
     cache = CachedNLI(rule, batch_size=2)
     cache.predict_proba([f"p{i}" for i in range(5)], ["h"] * 5)
     assert rule.calls == 3 and rule.pairs_run == 5
+
+
+def test_fill_round_leaves_the_partial_batch_for_the_next_round():
+    rule = RuleNLI()
+    cache = CachedNLI(rule, batch_size=4, whole_batches=True)
+    first = [("p" * k, "h") for k in (3, 1, 7, 10, 2, 5, 9, 4, 8, 6)]
+    cache.fill_round(first + first[:2])  # 10 distinct pairs: two whole batches of 4
+    assert rule.seen == [("p" * k, "h") for k in (10, 9, 8, 7, 6, 5, 4, 3)]  # longest first
+    assert rule.calls == 2
+    assert cache.get("p", "h") is None and cache.get("pp", "h") is None  # left for later
+    # next round: the two left go first, then the longest new ones; the shortest new waits
+    new = [("q" * k, "h") for k in (20, 22, 21)]
+    cache.fill_round([*new, ("pp", "h"), ("p", "h")])
+    assert rule.seen[8:] == [("pp", "h"), ("p", "h"), ("q" * 22, "h"), ("q" * 21, "h")]
+    assert cache.get("q" * 20, "h") is None
+    cache.fill_round([("q" * 20, "h"), ("p" * 10, "h")])  # one batch or less: all of it
+    assert rule.seen[12:] == [("q" * 20, "h")]
+    calls = rule.calls
+    cache.fill_round([("p", "h")])  # nothing missing: no call
+    assert rule.calls == calls
+    assert rule.pairs_run == 13 == cache.misses  # each distinct pair once
+
+
+@pytest.mark.parametrize(
+    ("device", "whole_batches", "run_now"),
+    [
+        ("cpu", None, 5),  # the default on a CPU: the whole round at once
+        ("cuda:0", None, 4),  # 5 pairs in whole batches of 2: the fifth waits
+        ("cuda", False, 5),
+        ("cpu", True, 4),
+    ],
+)
+def test_whole_batches_by_default_on_an_accelerator_only(device, whole_batches, run_now):
+    rule = RuleNLI()
+    rule.device, rule.batch_size = device, 2
+    cache = CachedNLI(rule, whole_batches=whole_batches)
+    cache.fill_round([(f"p{i}", "h") for i in range(5)])
+    assert rule.calls == 1 and rule.pairs_run == run_now
+
+
+def test_fill_round_without_a_batch_size_is_fill():
+    rule = RuleNLI()  # no batch_size: nothing to leave
+    cache = CachedNLI(rule, whole_batches=True)
+    cache.fill_round([(f"p{i}", "h") for i in range(5)])
+    assert rule.calls == 1 and rule.pairs_run == 5
+    with pytest.raises(TypeError, match="whole_batches must be None, True or False"):
+        CachedNLI(rule, whole_batches="yes")
 
 
 def test_cache_validates_model_and_output():

@@ -13,7 +13,9 @@ Statistics are gathered in two ways:
   planning context, where a lookup that misses raises
   :class:`~lmuq.statistics.missing.MissingStatistics`; the missing keys of all rows are
   computed source by source in one batched call, and the rounds repeat until every
-  computation completes (see :mod:`lmuq.statistics.missing`).
+  computation completes (see :mod:`lmuq.statistics.missing`). The NLI cache runs whole
+  model batches only and leaves a round's partial batch to the next round, so the model
+  sees about as few passes as if every pair had been known at the start.
 
 :func:`ascore` is the async twin: the same rounds, with the sources filled concurrently
 (judges through their ``agenerate``).
@@ -72,7 +74,7 @@ def score(
         for batch in _planning_rounds(sets, specs, ctx):
             bar.round(batch)
             for source, keys in batch:
-                source.fill(keys)
+                _fill_round(source)(keys)
         return _score_rows(sets, specs, ctx, on_error, bar)
 
 
@@ -127,12 +129,19 @@ def _statistics(spec: ScorerSpec, equivalence: str, similarity: str) -> set[str]
     return needs & {"nli", "embeddings", "bertscore", "bleurt", "judge"}
 
 
+def _fill_round(source: Any) -> Any:
+    """The source's ``fill_round`` where it has one (it may leave keys for the next round),
+    else its ``fill``."""
+    fill_round = getattr(source, "fill_round", None)
+    return fill_round if callable(fill_round) else source.fill
+
+
 async def _afill(source: Any, keys: list[Any]) -> None:
     afill = getattr(source, "afill", None)
     if callable(afill):
         await afill(keys)
     else:
-        await asyncio.to_thread(source.fill, keys)
+        await asyncio.to_thread(_fill_round(source), keys)
 
 
 def _prepare(
@@ -163,7 +172,7 @@ class _Progress:
 
     def __init__(self, enabled: bool, rows: int) -> None:
         self.bar = None
-        self.rounds = self.computed = 0
+        self.rounds = self.asked = 0
         if enabled:
             from tqdm.auto import tqdm
 
@@ -178,10 +187,10 @@ class _Progress:
 
     def round(self, batch: _Batch) -> None:
         self.rounds += 1
-        self.computed += sum(len(keys) for _, keys in batch)
+        self.asked += sum(len(keys) for _, keys in batch)
         if self.bar is not None:
             self.bar.set_postfix_str(
-                f"statistics: round {self.rounds}, {self.computed} computed", refresh=True
+                f"statistics: round {self.rounds}, {self.asked} asked", refresh=True
             )
 
     def row(self) -> None:
@@ -238,6 +247,7 @@ def _planning_rounds(
     by source; the caller fills them before asking for the next round."""
     planning = ctx.planning()
     pending = [(ss, spec) for ss in sets for spec in specs if _failed_input(spec.needs, ss) is None]
+    asked_before: dict[int, frozenset[Any]] = {}
     while pending:
         missing: dict[int, tuple[Any, dict[Any, None]]] = {}
         still = []
@@ -252,6 +262,15 @@ def _planning_rounds(
                 pass  # reported by the scoring pass
         if not missing:
             return
+        asked = {sid: frozenset(keys) for sid, (_, keys) in missing.items()}
+        if asked == asked_before:  # the last fill made none of them available
+            source, keys = next(iter(missing.values()))
+            raise RuntimeError(
+                f"the statistics source {type(source).__name__} was asked for the same "
+                f"{len(keys)} keys in two rounds running: its fill() / fill_round() must make "
+                "the keys it computes readable by its lookups"
+            )
+        asked_before = asked
         yield [(source, list(keys)) for source, keys in missing.values()]
         pending = still
 

@@ -10,7 +10,11 @@ clustering) advance one exact step per row per round while the model sees full b
 and every statistic is computed at most once.
 
 A source is any object with ``fill(keys)`` (and, optionally, ``async afill(keys)``; without
-it the engine runs ``fill`` in a worker thread when scoring asynchronously).
+it the engine runs ``fill`` in a worker thread when scoring asynchronously). A source may
+also offer ``fill_round(keys)``, which the engine calls instead of ``fill``: it may leave
+some keys for the next round (the NLI cache leaves a round's partial model batch to join
+the next round's pairs) as long as it computes at least one key per call, so that the rounds
+always advance.
 """
 
 from __future__ import annotations

@@ -90,13 +90,22 @@ class PersistentCachedNLI(CachedNLI):
         cache: the persistent cache; default: a :class:`PersistentNLICache` at its default
             path.
         batch_size: pairs per model call (None: all missing pairs in one call).
+        whole_batches: as for :class:`~lmuq.statistics.nli_cache.CachedNLI`.
     """
 
     def __init__(
-        self, model: Any, cache: PersistentNLICache | None = None, batch_size: int | None = None
+        self,
+        model: Any,
+        cache: PersistentNLICache | None = None,
+        batch_size: int | None = None,
+        *,
+        whole_batches: bool | None = None,
     ) -> None:
         super().__init__(
-            model, batch_size, store=cache if cache is not None else PersistentNLICache()
+            model,
+            batch_size,
+            store=cache if cache is not None else PersistentNLICache(),
+            whole_batches=whole_batches,
         )
 
     @property
