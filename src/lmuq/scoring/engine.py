@@ -13,9 +13,9 @@ Statistics are gathered in two ways:
   planning context, where a lookup that misses raises
   :class:`~lmuq.statistics.missing.MissingStatistics`; the missing keys of all rows are
   computed source by source in one batched call, and the rounds repeat until every
-  computation completes (see :mod:`lmuq.statistics.missing`). The NLI cache runs whole
-  model batches only and leaves a round's partial batch to the next round, so the model
-  sees about as few passes as if every pair had been known at the start.
+  computation completes (see :mod:`lmuq.statistics.missing`). On an accelerator the NLI
+  cache runs whole model batches only and leaves a round's partial batch to the next round,
+  so the model sees about as few passes as if every pair had been known at the start.
 
 :func:`ascore` is the async twin: the same rounds, with the sources filled concurrently
 (judges through their ``agenerate``).
