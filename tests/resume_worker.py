@@ -5,10 +5,12 @@ a subprocess (``python tests/resume_worker.py MODE ...``); pytest does not colle
 
 Modes:
 
-* ``generate STORE RUN N_PROMPTS NUM_SAMPLES CHUNK LOG [BLOCK_ON] [DELAY]``: run
+* ``generate STORE RUN N_PROMPTS NUM_SAMPLES CHUNK LOG [BLOCK_ON] [DELAY] [GO]``: run
   ``generate_with_store`` with a :class:`CountingBackend` that appends ``start K`` /
   ``end K`` lines to LOG around its K-th call, sleeps DELAY seconds per call, and, on call
   BLOCK_ON (0: never), writes ``blocked K`` and hangs (so the test can SIGKILL it mid-call).
+  With GO, it first writes ``GO.ready.PID`` and waits for the file GO (so that workers start
+  together however long each took to start).
 * ``write STORE RUN ROW_START ROW_STOP N_PROMPTS GO OWN_RUN``: open (or create) the shared
   run RUN, wait for the file GO, then write rows [ROW_START, ROW_STOP) one transaction per
   generation and score; also create OWN_RUN and fill it. Exercises concurrent writers.
@@ -159,8 +161,13 @@ def _generate(argv: list[str]) -> None:
     store_path, run_id, n_prompts, num_samples, chunk, log = argv[:6]
     block_on = int(argv[6]) if len(argv) > 6 else 0
     delay = float(argv[7]) if len(argv) > 7 else 0.0
+    go = Path(argv[8]) if len(argv) > 8 else None
     backend = CountingBackend(log=log, delay=delay, block_on=block_on)
     with RunStore(store_path) as store:
+        if go is not None:  # say ready, then start with the others
+            Path(f"{go}.ready.{os.getpid()}").touch()
+            while not go.exists():
+                time.sleep(0.01)
         generate_with_store(
             backend,
             store,

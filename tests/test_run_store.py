@@ -515,8 +515,11 @@ def test_two_processes_resuming_one_run_split_the_work(tmp_path):
     path = tmp_path / "runs.sqlite"
     with RunStore(path) as store:  # the run exists before either starts
         store.create_run({"m": m}, prompts(n), run_id="run")
-    logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    procs = [_spawn("generate", path, "run", n, m, 1, log, 0, 0.05) for log in logs]
+    logs, go = [tmp_path / "a.log", tmp_path / "b.log"], tmp_path / "go"
+    procs = [_spawn("generate", path, "run", n, m, 1, log, 0, 0.05, go) for log in logs]
+    for proc in procs:  # both started (a loaded machine may start one seconds later)
+        _wait_for(proc, lambda: len(list(tmp_path.glob("go.ready.*"))) == 2, "both workers")
+    go.touch()
     outs = [p.communicate(timeout=180) for p in procs]
     for proc, (_, err) in zip(procs, outs, strict=True):
         assert proc.returncode == 0, err
