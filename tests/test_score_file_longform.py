@@ -158,49 +158,44 @@ def test_claims_report_highlights_every_answer_and_evaluates_the_labels(tmp_path
     assert "Claim-level evaluation" not in html
 
 
-def test_claims_report_refusals_name_the_fix(tmp_path):
-    nli = TableNLI(TABLE, default=None)
-    src = _write(tmp_path / "in.jsonl", [{**RECORDS[0], "claim_labels": [True]}])
-    with pytest.raises(ValueError, match=r"in\.jsonl:1: field claim_labels has 1 labels for the 2"):
-        score_jsonl(
-            src,
-            tmp_path / "o.jsonl",
+@pytest.mark.parametrize(
+    ("labels", "scorers", "options", "message"),
+    [
+        (
+            [True],
             ["claim_entailment"],
-            nli_model=nli,
-            progress=False,
-            claims_report=tmp_path / "p.html",
-        )
-    src = _write(tmp_path / "in.jsonl", [{**RECORDS[0], "claim_labels": ["yes", None]}])
-    with pytest.raises(ValueError, match="must be a list of true / false / null"):
-        score_jsonl(
-            src,
-            tmp_path / "o.jsonl",
-            ["claim_entailment"],
-            nli_model=nli,
-            progress=False,
-            claims_report=tmp_path / "p.html",
-        )
-    with pytest.raises(ValueError, match="'exact_match' is not one of the long-form scorers"):
-        score_jsonl(
-            src,
-            tmp_path / "o.jsonl",
+            {},
+            r"in\.jsonl:1: field claim_labels has 1 labels for the 2",
+        ),
+        (["yes", None], ["claim_entailment"], {}, "must be a list of true / false / null"),
+        (
+            None,
             ["claim_entailment", "exact_match"],
-            nli_model=nli,
-            progress=False,
-            claims_report=tmp_path / "p.html",
-            claims_report_scorer="exact_match",
-        )
-    with pytest.raises(ValueError, match=r"--claims-scorer\) needs claims_report"):
+            {"claims_report_scorer": "exact_match"},
+            "'exact_match' is not one of the long-form scorers",
+        ),
+        (
+            None,
+            ["claim_entailment"],
+            {"claims_report": None, "claims_report_scorer": "claim_entailment"},
+            r"--claims-scorer\) needs claims_report",
+        ),
+        (None, ["exact_match"], {}, "a claim table or report needs at least one long-form"),
+    ],
+)
+def test_claims_report_refusals_name_the_fix(tmp_path, labels, scorers, options, message):
+    record = dict(RECORDS[0]) if labels is None else {**RECORDS[0], "claim_labels": labels}
+    src = _write(tmp_path / "in.jsonl", [record])
+    kwargs = {"claims_report": tmp_path / "p.html", **options}
+    with pytest.raises(ValueError, match=message):
         score_jsonl(
             src,
             tmp_path / "o.jsonl",
-            ["claim_entailment"],
-            nli_model=nli,
+            scorers,
+            nli_model=TableNLI(TABLE, default=None),
             progress=False,
-            claims_report_scorer="claim_entailment",
+            **kwargs,
         )
-    with pytest.raises(ValueError, match="a claim table or report needs at least one long-form"):
-        score_jsonl(src, tmp_path / "o.jsonl", ["exact_match"], claims_report=tmp_path / "p.html")
 
 
 def test_cli_writes_the_claims_report(tmp_path, capsys):
