@@ -558,7 +558,8 @@ def test_attention_implementation_is_reported_and_both_agree(tiny_dirs, tiny):
     np.testing.assert_allclose(
         eager.predict_proba(HALF_PREMISES, HALF_HYPOTHESES),
         tiny.predict_proba(HALF_PREMISES, HALF_HYPOTHESES),
-        atol=1e-6,
+        # float32 kernels that sum in different orders: 1.3e-6 apart was seen in CI
+        atol=1e-5,
     )
 
 
