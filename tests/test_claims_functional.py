@@ -13,6 +13,7 @@ from lmuq.claims import (
     align_claims,
     claim_merge_prompt,
     claim_question_prompt,
+    drop_prompt_echoes,
     parse_claims,
     parse_listed,
     refinement_prompt,
@@ -115,6 +116,21 @@ def test_align_claims_exact_then_best_sentence_then_none():
     # content words {capital, france, paris}: sentence 2 holds 2 of 3 (>= 1/2)
     assert (spans[1].start, spans[1].end, spans[1].kind) == (31, 66, "sentence")
     assert (spans[2].start, spans[2].kind) == (-1, "none")
+
+
+@pytest.mark.parametrize("name", sorted(DECOMPOSITION_PROMPTS))
+def test_claims_copied_from_the_prompts_examples_are_dropped_unless_the_answer_states_them(name):
+    response = "Colombia is in South America. Its capital is Bogota."
+    prompt = resolve_decomposition_prompt(name)(response)
+    # what SmolLM2-135M replied to zhang_2025: the worked example first, cut off once
+    few_shot = "The Danube ends in the Black Sea." in prompt  # farquhar_2024 is zero-shot
+    echoed = ["The Danube flows through Vienna.", "the danube  ends in the"] if few_shot else []
+    own = ["Colombia is in South America.", "its capital is Bogota"]
+    assert drop_prompt_echoes([*echoed, *own], prompt, response) == tuple(own)
+    # a claim that is in the examples and in the answer is the answer's
+    danube = "The Danube flows through Vienna."
+    prompt = resolve_decomposition_prompt(name)(danube)
+    assert drop_prompt_echoes([danube], prompt, danube) == (danube,)
 
 
 # ------------------------------------------------------------------------------ prompts

@@ -3,9 +3,13 @@ and the claim-level evaluation when labels are given (values by hand)."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 from markupsafe import escape
 
 from lmuq.compat.uqlm_longform import LongTextUQ
+from lmuq.evaluation.claims import claim_level_metrics
 from lmuq.reporting.claims_html import CSP, claim_segments, render_claims_report
 from nli_fakes import RuleNLI, TableNLI
 
@@ -58,3 +62,22 @@ def test_model_output_is_escaped():
     assert "<script" not in html and "<b>old</b>" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert "&lt;b&gt;old&lt;/b&gt;" in html
+
+
+def test_a_given_evaluation_is_shown_as_is_and_must_be_of_the_pages_scorer():
+    result = LongTextUQ(granularity="sentence", nli_model=TableNLI(TABLE, default=None)).score_sync(
+        [ANSWER], [SAMPLES]
+    )
+    labels = [[True, False]]
+    ev = claim_level_metrics(
+        result.columns["claims_data"], labels, "entailment", result.columns["entailment"], n_boot=50
+    )
+    # a marked copy: the page must show the evaluation it was given, not recompute it
+    assert ev.claim_accuracy == 0.5  # one right claim of two
+    marked = dataclasses.replace(ev, claim_accuracy=0.777)
+    html = render_claims_report(result, "entailment", labels=labels, evaluation=marked)
+    assert "78% of the labelled claims are right" in html
+    with pytest.raises(ValueError, match="scorer 'entailment', the page shows 'cosine_sim'"):
+        render_claims_report(result, "cosine_sim", labels=labels, evaluation=ev)
+    with pytest.raises(ValueError, match="needs the labels"):
+        render_claims_report(result, "entailment", evaluation=ev)

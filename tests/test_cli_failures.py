@@ -258,3 +258,24 @@ def test_credentials_in_the_base_url_reach_no_file_or_output(srv, tmp_path, caps
     assert secret not in printed.out + printed.err
     for path in [*(tmp_path / "out").iterdir(), *tmp_path.glob("runs.sqlite*")]:
         assert secret.encode() not in path.read_bytes(), path
+
+
+def test_no_progress_also_hides_the_hugging_face_bars(monkeypatch):
+    """transformers draws its own "Loading weights" bar on every model load; --no-progress
+    (a log file, CI) must not get it."""
+    import huggingface_hub.utils as hub_utils
+    import transformers.utils.logging as tf_logging
+
+    from lmuq.app.cli import _progress
+
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    assert _progress({"no_progress": False}) is True
+    assert "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ
+    try:
+        assert _progress({"no_progress": True}) is False
+        assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+        assert hub_utils.are_progress_bars_disabled()
+        assert not tf_logging.is_progress_bar_enabled()
+    finally:
+        hub_utils.enable_progress_bars()
+        tf_logging.enable_progress_bar()

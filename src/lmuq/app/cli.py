@@ -18,6 +18,8 @@ from typing import Any
 
 import click
 
+from lmuq.claims.prompts import DECOMPOSITION_PROMPTS
+
 __all__ = ["cli", "main"]
 
 DATASET_NAMES = ("capitals", "currencies", "continents", "geography")
@@ -106,34 +108,12 @@ def _job_options(f: Callable) -> Callable:
             default=d.num_samples,
             help="sampled responses per question",
         ),
-        click.option("--seed", type=int, default=d.seed, help="seed of questions and samples"),
-        click.option("--max-new-tokens", type=click.IntRange(min=1), default=d.max_new_tokens),
-        click.option(
-            "--temperature",
-            type=click.FloatRange(min=0.0),
-            default=d.sample_temperature,
-            show_default=True,
-            help="sampling temperature of the samples (the Monte-Carlo entropy scorers "
-            "assume 1 with --top-p 1)",
-        ),
-        click.option(
-            "--top-p",
-            type=click.FloatRange(0.0, 1.0, min_open=True),
-            default=d.sample_top_p,
-            show_default=True,
-            help="sampling top-p of the samples (1: the full distribution)",
-        ),
+        *_sampling_option_list(d),
         click.option(
             "--top-k",
             type=click.IntRange(min=1),
             default=None,
             help="sampling top-k  [default: none]",
-        ),
-        click.option(
-            "--batch-size",
-            type=click.IntRange(min=1),
-            default=d.batch_size,
-            help="prompts per model call (local) / calls in flight (server)",
         ),
         click.option(
             "--scorers",
@@ -160,18 +140,7 @@ def _job_options(f: Callable) -> Callable:
             '("The capital of X is Y." -> "Y"; a response without one agrees with '
             "nothing), not the whole sentences",
         ),
-        click.option(
-            "--store",
-            default=None,
-            metavar="FILE",
-            help="SQLite run store: save each generation as it arrives; run the "
-            "same command again to resume",
-        ),
-        click.option(
-            "--run-name",
-            default=None,
-            help="run name in the store  [default: derived from the settings]",
-        ),
+        *_store_option_list(),
         click.option(
             "--n-boot",
             type=click.IntRange(min=1),
@@ -184,6 +153,95 @@ def _job_options(f: Callable) -> Callable:
         ),
         click.option("--no-progress", is_flag=True, help="hide progress bars"),
     ]
+    return _apply(options, f)
+
+
+def _progress(o: dict[str, Any]) -> bool:
+    """Whether to show progress bars; ``--no-progress`` also hides the Hugging Face
+    libraries' own (transformers' "Loading weights", the hub's downloads)."""
+    if not o["no_progress"]:
+        return True
+    import importlib
+    import os
+
+    # read when huggingface_hub is imported; the calls below cover a process that has
+    # imported it already (a notebook, the test suite)
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "huggingface_hub" in sys.modules:
+        importlib.import_module("huggingface_hub.utils").disable_progress_bars()
+    if "transformers" in sys.modules:
+        importlib.import_module("transformers.utils.logging").disable_progress_bar()
+    return False
+
+
+@contextmanager
+def _interrupts(store: str | None) -> Any:
+    """Ctrl-C during a job as one ``error: interrupted: ...`` line and exit code 130,
+    saying what the run store kept (or that nothing was kept)."""
+    from lmuq.app.stored_draw import JobInterrupted
+
+    try:
+        yield
+    except JobInterrupted as exc:
+        raise _error(f"interrupted: {exc}", code=130) from None
+    except KeyboardInterrupt:
+        where = (
+            f"what finished is saved in {store}; run the same command again to resume"
+            if store
+            else "nothing was kept (pass --store FILE to keep generations across runs)"
+        )
+        raise _error(f"interrupted: {where}", code=130) from None
+
+
+def _sampling_option_list(d: Any) -> list[Callable]:
+    """--seed, --max-new-tokens, --temperature, --top-p and --batch-size, with the defaults
+    of the job's config ``d`` (shared by demo / run and longform)."""
+    return [
+        click.option("--seed", type=int, default=d.seed, help="seed of the prompts and samples"),
+        click.option("--max-new-tokens", type=click.IntRange(min=1), default=d.max_new_tokens),
+        click.option(
+            "--temperature",
+            type=click.FloatRange(min=0.0),
+            default=d.sample_temperature,
+            show_default=True,
+            help="sampling temperature of the samples (the Monte-Carlo entropy scorers "
+            "assume 1 with --top-p 1)",
+        ),
+        click.option(
+            "--top-p",
+            type=click.FloatRange(0.0, 1.0, min_open=True),
+            default=d.sample_top_p,
+            show_default=True,
+            help="sampling top-p of the samples (1: the full distribution)",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=d.batch_size,
+            help="prompts per model call (local) / calls in flight (server)",
+        ),
+    ]
+
+
+def _store_option_list() -> list[Callable]:
+    """--store and --run-name (shared by demo / run and longform)."""
+    return [
+        click.option(
+            "--store",
+            default=None,
+            metavar="FILE",
+            help="SQLite run store: save each generation as it arrives; run the "
+            "same command again to resume",
+        ),
+        click.option(
+            "--run-name",
+            default=None,
+            help="run name in the store  [default: derived from the settings]",
+        ),
+    ]
+
+
+def _apply(options: list[Callable], f: Callable) -> Callable:
     for option in reversed(options):
         f = option(f)
     return f
@@ -227,7 +285,7 @@ def run_command(**options: Any) -> int:
 
 
 def _run_job(o: dict[str, Any]) -> int:
-    from lmuq.app.job import DemoConfig, JobInterrupted, run_demo
+    from lmuq.app.job import DemoConfig, run_demo
 
     cfg = DemoConfig(
         dataset=o["dataset"],
@@ -251,22 +309,13 @@ def _run_job(o: dict[str, Any]) -> int:
         nli_model=o["nli_model"],
         store=o["store"],
         run_name=o["run_name"],
-        progress=not o["no_progress"],
+        progress=_progress(o),
     )
     with _user_errors():
         cfg.check()  # every flag checked before the model loads
     try:
-        with _user_errors():
+        with _user_errors(), _interrupts(cfg.store):
             result = run_demo(cfg, echo=click.echo)
-    except JobInterrupted as exc:
-        raise _error(f"interrupted: {exc}", code=130) from None
-    except KeyboardInterrupt:
-        where = (
-            f"what finished is saved in {cfg.store}; run the same command again to resume"
-            if cfg.store
-            else "nothing was kept (pass --store FILE to keep generations across runs)"
-        )
-        raise _error(f"interrupted: {where}", code=130) from None
     except RuntimeError as exc:
         raise _error(str(exc), code=1) from None
     _print_result(result)
@@ -281,20 +330,49 @@ def _run_job(o: dict[str, Any]) -> int:
     return 0
 
 
+def _longform_draw_options(f: Callable) -> Callable:
+    from lmuq.app.longform_job import LongFormConfig
+
+    defaults = LongFormConfig()
+    counts = [
+        click.option(
+            "-n",
+            "--n-prompts",
+            type=click.IntRange(min=1),
+            default=defaults.n_prompts,
+            help="countries to describe",
+        ),
+        click.option(
+            "-m",
+            "--num-samples",
+            type=click.IntRange(min=1),
+            default=defaults.num_samples,
+            help="samples per prompt",
+        ),
+    ]
+    return _apply([*counts, *_sampling_option_list(defaults)], f)
+
+
+def _longform_store_options(f: Callable) -> Callable:
+    return _apply(_store_option_list(), f)
+
+
 @cli.command("longform")
+@_longform_draw_options
 @click.option(
-    "-n", "--n-prompts", type=click.IntRange(min=1), default=20, help="countries to describe"
+    "--granularity",
+    type=click.Choice(["sentence", "claim"]),
+    default="sentence",
+    show_default=True,
+    help="the units scored: sentences (no model), or claims the generating model extracts",
 )
 @click.option(
-    "-m", "--num-samples", type=click.IntRange(min=1), default=4, help="samples per prompt"
+    "--decomposition-prompt",
+    type=click.Choice(list(DECOMPOSITION_PROMPTS)),
+    default="zhang_2025",
+    show_default=True,
+    help="the claim-extraction prompt (--granularity claim), named for its paper",
 )
-@click.option("--seed", type=int, default=0, help="seed of the countries and samples")
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=64)
-@click.option("--temperature", type=click.FloatRange(min=0.0), default=0.5, show_default=True)
-@click.option(
-    "--top-p", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.9, show_default=True
-)
-@click.option("--batch-size", type=click.IntRange(min=1), default=8)
 @click.option(
     "--scorers",
     default=None,
@@ -309,6 +387,7 @@ def _run_job(o: dict[str, Any]) -> int:
     is_flag=True,
     help="the generating model judges entailment (LLM-as-NLI; weak on a small model)",
 )
+@_longform_store_options
 @click.option("--n-boot", type=click.IntRange(min=1), default=1000)
 @click.option("--out", default="lmuq-out/longform", metavar="DIR", help="output folder")
 @click.option("--no-progress", is_flag=True, help="hide progress bars")
@@ -335,14 +414,18 @@ def longform_command(**o: Any) -> int:
         else tuple(n.strip() for n in o["scorers"].split(",") if n.strip()),
         nli_model=o["nli_model"],
         llm_nli=o["llm_nli"],
+        granularity=o["granularity"],
+        decomposition_prompt=o["decomposition_prompt"],
+        store=o["store"],
+        run_name=o["run_name"],
         n_boot=o["n_boot"],
         out_dir=o["out"],
-        progress=not o["no_progress"],
+        progress=_progress(o),
     )
     with _user_errors():
         cfg.check()
     try:
-        with _user_errors():
+        with _user_errors(), _interrupts(cfg.store):
             result = run_longform(cfg, echo=click.echo)
     except RuntimeError as exc:
         raise _error(str(exc), code=1) from None
@@ -466,7 +549,7 @@ def score_command(ctx: click.Context, **o: Any) -> int:
             condition_on_question=o["condition_on_question"],
             chunk_size=o["chunk_size"],
             prefix=o["prefix"],
-            progress=not o["no_progress"],
+            progress=_progress(o),
             claims_path=o["claims"],
             claims_report=o["claims_report"],
             claims_report_scorer=o["claims_scorer"],
@@ -509,7 +592,7 @@ def _score_with_policy(ctx: click.Context, o: dict[str, Any]) -> int:
             o["out"],
             policy,
             chunk_size=o["chunk_size"],
-            progress=not o["no_progress"],
+            progress=_progress(o),
         )
     click.echo(
         f"Applied policy {policy.id} ({', '.join(policy.scorers)}) to {summary.rows} rows "

@@ -22,10 +22,10 @@ import numpy as np
 
 from lmuq.app.config import ConfigError, DemoConfig
 from lmuq.app.model_loading import load_backend
+from lmuq.app.stored_draw import JobInterrupted, draw_for_job
 from lmuq.datasets import Question, load_questions
 from lmuq.evaluation.protocol import ReportData, build_report_data
 from lmuq.evaluation.summary import ScorerSummary, format_summary
-from lmuq.generation import draw
 from lmuq.grading import grade_question
 from lmuq.grading.extraction import extract_answer, extracted_sample_sets
 from lmuq.scoring.blackbox import CLUSTER_ONLY
@@ -53,10 +53,6 @@ PROMPT_TEMPLATE = "{question} Answer with just the name."
 #: Not a scorer: shorter answers are right more often, so any scorer should beat this. A
 #: results column (minus the answer's token count), evaluated like the scorers.
 LENGTH_BASELINE = "baseline:short_answer"
-
-
-class JobInterrupted(KeyboardInterrupt):
-    """Ctrl-C during generation; the message says what was saved and how to resume."""
 
 
 @dataclass
@@ -252,47 +248,20 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
         seed=cfg.seed,
     )
     t0 = time.perf_counter()
-    store = run_id = None
-    if cfg.store:
-        from lmuq.storage.resume import generate_with_store
-        from lmuq.storage.run_store import RunStore
-
-        store = RunStore(cfg.store)
-        settings = _generation_settings(cfg, label, answer_params, sample_params)
-        run_id = cfg.run_name or "run-" + _digest(settings)
-        run_id = store.open_or_create_run(
-            run_id, settings, prompts, extras=[{"id": q.id, "gold": q.answer} for q in questions]
-        )
-        echo(f"Run store: {cfg.store} (run {run_id!r}; re-run the same command to resume)")
-        try:
-            sets = generate_with_store(
-                backend,
-                store,
-                run_id,
-                prompts,
-                cfg.num_samples,
-                answer_params,
-                sample_params,
-                progress=cfg.progress,
-            )
-        except KeyboardInterrupt:
-            total = len(prompts) * (1 + cfg.num_samples)
-            left = len(store.missing_generations(run_id, cfg.num_samples))
-            store.close()
-            raise JobInterrupted(
-                f"{total - left} of {total} generations are saved in {cfg.store} (run "
-                f"{run_id!r}); run the same command again to draw only the other {left}"
-            ) from None
-    else:
-        sets = draw(
-            backend,
-            prompts,
-            cfg.num_samples,
-            answer_params=answer_params,
-            sample_params=sample_params,
-            progress=cfg.progress,
-            on_failure="ignore",  # the job reports failures itself, with their count
-        )
+    sets, stored = draw_for_job(
+        backend,
+        prompts,
+        cfg.num_samples,
+        answer_params,
+        sample_params,
+        store=cfg.store,
+        run_name=cfg.run_name,
+        settings=_generation_settings(cfg, label, answer_params, sample_params),
+        extras=[{"id": q.id, "gold": q.answer} for q in questions],
+        on_failure="ignore",  # the job reports failures itself, with their count
+        progress=cfg.progress,
+        echo=echo,
+    )
     timings["generate_s"] = time.perf_counter() - t0
 
     equivalence = _equivalence(cfg)
@@ -354,19 +323,20 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     )
     # A failed answer is not a wrong answer: its row is left out of accuracy and every metric.
     accuracy = float(correct[answered].mean()) if answered.any() else float("nan")
-    if store is not None:
-        store.record_scores(run_id, result)
-        store.record_labels(
-            run_id, [bool(c) if ok else None for c, ok in zip(correct, answered, strict=True)]
+    if stored is not None:
+        stored.store.record_scores(stored.run_id, result)
+        stored.store.record_labels(
+            stored.run_id,
+            [bool(c) if ok else None for c, ok in zip(correct, answered, strict=True)],
         )
-        store.close()
+        stored.store.close()
     if not answered.all():
         echo(f"{int((~answered).sum())} row(s) whose answer failed are left out of every metric")
     if not answered.any():
         raise RuntimeError(
             f"every answer failed ({failures[0]}); nothing to evaluate. Check the model or "
             "server and run again"
-            + (" (the store keeps what succeeded)" if store is not None else "")
+            + (" (the store keeps what succeeded)" if stored is not None else "")
         )
 
     rows = _rows(questions, sets, result, correct, extracted=bool(on_answers))
@@ -439,12 +409,6 @@ def _generation_settings(cfg: DemoConfig, label: str, answer, sample) -> dict[st
         # a run stored without the model's internals cannot feed the scorers that read them
         **({"internals": True} if needs_internals(whitebox_scorers_for(cfg)) else {}),
     }
-
-
-def _digest(settings: dict[str, Any]) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _rows(questions, sets, result, correct, *, extracted: bool) -> list[dict[str, Any]]:

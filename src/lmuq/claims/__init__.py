@@ -5,7 +5,14 @@ Pure text functions; nothing here calls a model. The LLM calls go through the st
 layer (a decomposer is a judge whose replies are drawn once and cached).
 """
 
-from lmuq.claims.parse import ClaimSpan, ParsedClaims, align_claims, parse_claims, parse_listed
+from lmuq.claims.parse import (
+    ClaimSpan,
+    ParsedClaims,
+    align_claims,
+    drop_prompt_echoes,
+    parse_claims,
+    parse_listed,
+)
 from lmuq.claims.prompts import (
     DECOMPOSITION_PROMPTS,
     DecompositionPrompt,
@@ -27,6 +34,7 @@ __all__ = [
     "claim_answer_prompt",
     "claim_merge_prompt",
     "claim_question_prompt",
+    "drop_prompt_echoes",
     "parse_claims",
     "parse_listed",
     "refinement_prompt",

@@ -5,7 +5,8 @@ every preset asks for; ``### NONE`` means no claim), else bulleted or numbered l
 the reply's sentences (a small model often ignores the format; the result says which
 format was read). :func:`align_claims` finds each claim's character span in the response
 it came from: the claim itself when it occurs verbatim, else the sentence that holds most
-of its words.
+of its words. :func:`drop_prompt_echoes` removes the claims a small decomposer copied
+from the prompt's own examples instead of reading them from the answer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from typing import Literal
 
 from lmuq.claims.sentences import Span, split_sentences
 
-__all__ = ["ClaimSpan", "ParsedClaims", "align_claims", "parse_claims", "parse_listed"]
+__all__ = [
+    "ClaimSpan",
+    "ParsedClaims",
+    "align_claims",
+    "drop_prompt_echoes",
+    "parse_claims",
+    "parse_listed",
+]
 
 ClaimFormat = Literal["###", "list", "sentences", "none"]
 
@@ -71,6 +79,37 @@ def parse_claims(reply: str) -> ParsedClaims:
         return ParsedClaims(_unique(listed), "list")
     sentences = _unique([s.text for s in split_sentences(reply)])
     return ParsedClaims(sentences, "sentences" if sentences else "none")
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def drop_prompt_echoes(claims: Sequence[str], prompt: str, response: str) -> tuple[str, ...]:
+    """``claims`` less those copied from the decomposition prompt's own text.
+
+    A claim that occurs verbatim (case and spacing aside, final period ignored) in the
+    prompt outside the response it embeds, and not in the response, came from the
+    prompt's worked examples or instructions, not from the answer: a small model given a
+    few-shot prompt often repeats its examples (SmolLM2-135M listed "The Danube flows
+    through Vienna." for every country it described). Exact string containment, so a claim
+    the answer itself states is always kept.
+
+    >>> prompt = "Example: The Danube flows through Vienna. Now the text: Rome is old."
+    >>> claims = ["The Danube flows through Vienna.", "Rome is old."]
+    >>> drop_prompt_echoes(claims, prompt, "Rome is old.")
+    ('Rome is old.',)
+    """
+    folded_response = _folded(response)
+    # the prompt with the response cut out: what the decomposer was shown besides the answer
+    outside = _folded(prompt).replace(folded_response, "\n") if folded_response else _folded(prompt)
+    kept = []
+    for claim in claims:
+        needle = _folded(claim).rstrip(".").strip()
+        if needle and needle in outside and needle not in folded_response:
+            continue
+        kept.append(claim)
+    return tuple(kept)
 
 
 def parse_listed(reply: str) -> tuple[str, ...]:

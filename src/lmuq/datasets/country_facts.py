@@ -56,6 +56,7 @@ __all__ = [
     "country_facts",
     "country_prompts",
     "label_claim",
+    "label_from_checks",
 ]
 
 #: How far a stated population may be from geonames' before it counts as wrong.
@@ -248,7 +249,18 @@ def label_claim(claim: str, facts: CountryFacts) -> bool | None:
     >>> label_claim("France is famous for its food.", fr) is None
     True
     """
-    checks = check_claim(claim, facts)
+    return label_from_checks(check_claim(claim, facts))
+
+
+def label_from_checks(checks: Sequence[FactCheck]) -> bool | None:
+    """The label of a claim from its fact checks (:func:`check_claim`): True when every
+    check is right, False when one is wrong, None when none fired (unverifiable).
+
+    >>> label_from_checks([FactCheck("capital", True), FactCheck("continent", False)])
+    False
+    >>> label_from_checks([]) is None
+    True
+    """
     if not checks:
         return None
     return all(c.correct for c in checks)

@@ -91,10 +91,13 @@ def render_claims_report(
     labels: Sequence[Sequence[bool | None]] | None = None,
     title: str = "lmuq long-form claims",
     n_boot: int = 1000,
+    evaluation: ClaimEvaluation | None = None,
 ) -> str:
     """The page for a long-form result (``result.columns`` with ``response`` and
     ``claims_data``) and one of its claim scorers; ``labels`` (per response, per claim:
-    True / False / None) add the evaluation."""
+    True / False / None) add the evaluation, computed here with ``n_boot`` resamples unless
+    ``evaluation`` (that scorer's :func:`~lmuq.evaluation.claims.claim_level_metrics` on
+    these labels) is given."""
     jinja2 = require("jinja2", "report", "HTML reports")
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("lmuq.reporting", "templates"),
@@ -105,8 +108,15 @@ def render_claims_report(
     claims_data = columns["claims_data"]
     if labels is not None and len(labels) != len(claims_data):
         raise ValueError("labels need one list per response")
-    evaluation: ClaimEvaluation | None = None
-    if labels is not None and any(lab is not None for row in labels for lab in row):
+    if evaluation is not None:
+        if labels is None:
+            raise ValueError("evaluation= needs the labels it was computed from (labels=)")
+        if evaluation.scorer != scorer:
+            raise ValueError(
+                f"evaluation= is of scorer {evaluation.scorer!r}, the page shows {scorer!r}: "
+                "pass that scorer's evaluation, or none to compute it here"
+            )
+    elif labels is not None and any(lab is not None for row in labels for lab in row):
         evaluation = claim_level_metrics(
             claims_data, labels, scorer, columns.get(scorer), n_boot=n_boot
         )

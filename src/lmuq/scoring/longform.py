@@ -31,6 +31,7 @@ import numpy as np
 from lmuq.claims import (
     DecompositionPrompt,
     align_claims,
+    drop_prompt_echoes,
     parse_claims,
     resolve_decomposition_prompt,
     split_sentences,
@@ -153,14 +154,14 @@ class Decomposition:
             units = tuple(Claim(s.text, s.start, s.end) for s in split_sentences(text))
             return units, None, "sentences"
         backend = ctx.judge_for(self.decomposer, "claim decomposition")
-        reply = ctx.judge_reply(backend, self.params, self.reply_prompt(text))
+        prompt = self.reply_prompt(text)
+        reply = ctx.judge_reply(backend, self.params, prompt)
         if reply.failed:
             raise ValueError(f"claim decomposition failed: {reply.error}")
         parsed = parse_claims(reply.text)
-        spans = align_claims(text, parsed.claims)
-        units = tuple(
-            Claim(c, s.start, s.end, s.kind) for c, s in zip(parsed.claims, spans, strict=True)
-        )
+        claims = drop_prompt_echoes(parsed.claims, prompt, text)
+        spans = align_claims(text, claims)
+        units = tuple(Claim(c, s.start, s.end, s.kind) for c, s in zip(claims, spans, strict=True))
         return units, reply.text, parsed.format
 
 
