@@ -38,7 +38,8 @@ def test_cli_help_loads_no_heavy_library():
     code = (
         "import contextlib, io\n"
         "from lmuq.app.cli import cli\n"
-        "for args in (['--help'], ['demo', '--help'], ['run', '--help'], ['serve', '--help']):\n"
+        "for args in (['--help'], ['demo', '--help'], ['run', '--help'], ['serve', '--help'],\n"
+        "             ['longform', '--help']):\n"
         "    with contextlib.redirect_stdout(io.StringIO()):\n"
         "        try:\n"
         "            cli.main(args, standalone_mode=False)\n"

@@ -331,7 +331,7 @@ def _run_job(o: dict[str, Any]) -> int:
 
 
 def _longform_draw_options(f: Callable) -> Callable:
-    from lmuq.app.longform_job import LongFormConfig
+    from lmuq.app.longform_config import LongFormConfig
 
     defaults = LongFormConfig()
     counts = [
