@@ -211,8 +211,8 @@ def test_texts_that_differ_only_past_max_length_are_one_input(tiny_dirs):
 
 
 def test_batches_are_bucketed_by_token_length(tiny_dirs):
-    # ten pairs of lengths spread out, batch size 4: sorted longest first, the passes pad to
-    # their own longest row, and only the last pass is partial
+    # ten pairs of lengths spread out, batch size 4: sorted longest first, cut into the
+    # fewest passes (3) that run the fewest tokens, each padded to its own longest row
     model = HFNLIModel(tiny_dirs["a"], device="cpu", batch_size=4)
     shapes = []
     model.model.register_forward_pre_hook(
@@ -224,8 +224,13 @@ def test_batches_are_bucketed_by_token_length(tiny_dirs):
     probs = model.predict_proba(premises, hypotheses)
     given = [len(x) for x in model.tokenizer(premises, hypotheses)["input_ids"]]
     lengths = sorted(given, reverse=True)
-    expected = [(len(b), b[0]) for b in (lengths[0:4], lengths[4:8], lengths[8:10])]
-    assert shapes == expected
+    assert lengths == list(range(lengths[0], lengths[0] - 10, -1))  # ten consecutive lengths
+    # by hand, l = the longest: chunks of 4, 4, 2 run 4l + 4(l-4) + 2(l-8) = 10l - 32 tokens;
+    # 4, 3, 3 (or 3, 4, 3 or 3, 3, 4) run 4l + 3(l-4) + 3(l-7) = 10l - 33, the fewest
+    assert len(shapes) == 3 and all(rows <= 4 for rows, _ in shapes)
+    assert sum(rows * width for rows, width in shapes) == 10 * lengths[0] - 33
+    starts = np.cumsum([0] + [rows for rows, _ in shapes[:-1]])
+    assert [width for _, width in shapes] == [lengths[i] for i in starts]
     padded = sum(rows * width for rows, width in shapes)
     in_given_order = sum(len(given[i : i + 4]) * max(given[i : i + 4]) for i in (0, 4, 8))
     assert padded < in_given_order
@@ -267,6 +272,9 @@ def test_length_batches_by_hand():
 
     assert cut([], 4) == []
     assert cut([7, 7, 7, 7, 7], 2) == [[0, 1], [2, 3], [4]]
+    # fewest passes (2), then fewest tokens: 3 * 9 + 2 * 5 = 37, not 4 * 9 + 5 = 41
+    assert cut([9, 9, 8, 5, 5], 4) == [[0, 1, 2], [3, 4]]
+    assert cut([9, 9, 9, 9, 1, 1, 1, 1], 4) == [[0, 1, 2, 3], [4, 5, 6, 7]]  # full: as is
     assert cut([9, 8, 8, 5], 8, max_padding=0) == [[0], [1, 2], [3]]
     # 10 + 9 + 9 = 28 real tokens, 3 * 10 = 30 run: 7.1% padding
     assert cut([10, 9, 9], 8, max_padding=0.08) == [[0, 1, 2]]
@@ -274,6 +282,33 @@ def test_length_batches_by_hand():
     assert cut([10, 9, 9], 2, max_padding=1.0) == [[0, 1], [2]]  # batch_size still caps
     with pytest.raises(ValueError, match="longest first"):
         length_batches([1, 2], 4)
+
+
+def test_length_batches_run_the_fewest_tokens_of_any_cut_with_the_fewest_passes():
+    import itertools
+    import math
+    import random
+
+    from lmuq.statistics.nli import length_batches
+
+    def tokens(lengths, bounds):
+        return sum((b - a) * lengths[a] for a, b in itertools.pairwise(bounds))
+
+    rng = random.Random(1)
+    for _ in range(400):
+        n, size = rng.randint(1, 10), rng.randint(1, 4)
+        lengths = sorted((rng.randint(1, 20) for _ in range(n)), reverse=True)
+        k = math.ceil(n / size)
+        cuts = length_batches(lengths, size)
+        assert [i for c in cuts for i in c] == list(range(n))  # contiguous, all, in order
+        assert len(cuts) == k and all(1 <= len(c) <= size for c in cuts)
+        every = [
+            (0, *inner, n)
+            for inner in itertools.combinations(range(1, n), k - 1)
+            if all(0 < b - a <= size for a, b in itertools.pairwise((0, *inner, n)))
+        ]
+        best = min(tokens(lengths, b) for b in every)
+        assert tokens(lengths, [c.start for c in cuts] + [n]) == best
 
 
 def test_max_padding_is_checked(tiny_dirs):
