@@ -361,7 +361,7 @@ def length_batches(
     ``max_padding`` the cut is the one that runs the fewest tokens among those with the
     fewest passes (``ceil(n / batch_size)`` batches of at most ``batch_size``): fixed
     chunks of ``batch_size`` pad a small round's batches across a wide spread of lengths
-    (on the benchmark workload the optimal cut ran 4.3% fewer tokens over lmuq's
+    (on the benchmark workload the optimal cut ran 4.2% fewer tokens over lmuq's
     clustering rounds in the same 40 passes). With ``max_padding`` set a batch pads at most
     that share of its real tokens: the next pair starts a new batch when ``k * l_1 > (1 +
     max_padding) * sum(l_i)`` would hold with it (``0``: batches of one length each).
