@@ -22,7 +22,7 @@ import numpy as np
 
 from lmuq.app.config import ConfigError, DemoConfig
 from lmuq.app.model_loading import load_backend
-from lmuq.app.stored_draw import JobInterrupted, draw_for_job
+from lmuq.app.stored_draw import JobInterrupted, draw_for_job, job_sampling
 from lmuq.datasets import Question, load_questions
 from lmuq.evaluation.protocol import ReportData, build_report_data
 from lmuq.evaluation.summary import ScorerSummary, format_summary
@@ -32,7 +32,6 @@ from lmuq.scoring.blackbox import CLUSTER_ONLY
 from lmuq.scoring.internals import needs_internals
 from lmuq.secrets import redact_settings
 from lmuq.storage.files import atomic_write, write_jsonl, write_table
-from lmuq.types import SamplingParams
 from lmuq.uq.scorer import UQScorer
 
 __all__ = [
@@ -239,13 +238,8 @@ def run_demo(cfg: DemoConfig | None = None, echo=print) -> DemoResult:
     )
 
     prompts = [PROMPT_TEMPLATE.format(question=q.question) for q in questions]
-    answer_params = SamplingParams(temperature=0.0, max_new_tokens=cfg.max_new_tokens)
-    sample_params = SamplingParams(
-        temperature=cfg.sample_temperature,
-        top_p=cfg.sample_top_p,
-        top_k=cfg.sample_top_k,
-        max_new_tokens=cfg.max_new_tokens,
-        seed=cfg.seed,
+    answer_params, sample_params = job_sampling(
+        cfg.max_new_tokens, cfg.sample_temperature, cfg.sample_top_p, cfg.seed, cfg.sample_top_k
     )
     t0 = time.perf_counter()
     sets, stored = draw_for_job(

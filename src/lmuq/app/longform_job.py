@@ -31,7 +31,7 @@ from lmuq.app.longform_config import (
     needs_nli,
 )
 from lmuq.app.model_loading import load_backend
-from lmuq.app.stored_draw import draw_for_job
+from lmuq.app.stored_draw import draw_for_job, job_sampling
 from lmuq.datasets.country_facts import check_claim, country_prompts, label_from_checks
 from lmuq.evaluation.claims import ClaimEvaluation, claim_level_metrics
 from lmuq.storage.files import atomic_write, write_jsonl, write_records
@@ -116,12 +116,8 @@ def run_longform(
     timings["load_model_s"] = time.perf_counter() - t0
     echo(f"Model: {label}; {len(prompts)} countries, {cfg.num_samples} samples each")
 
-    answer_params = SamplingParams(temperature=0.0, max_new_tokens=cfg.max_new_tokens)
-    sample_params = SamplingParams(
-        temperature=cfg.sample_temperature,
-        top_p=cfg.sample_top_p,
-        max_new_tokens=cfg.max_new_tokens,
-        seed=cfg.seed,
+    answer_params, sample_params = job_sampling(
+        cfg.max_new_tokens, cfg.sample_temperature, cfg.sample_top_p, cfg.seed
     )
     t0 = time.perf_counter()
     sets, stored = draw_for_job(

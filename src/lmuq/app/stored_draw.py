@@ -18,7 +18,7 @@ from typing import Any
 from lmuq.generation import draw
 from lmuq.types import SampleSet, SamplingParams
 
-__all__ = ["JobInterrupted", "StoredRun", "draw_for_job", "settings_digest"]
+__all__ = ["JobInterrupted", "StoredRun", "draw_for_job", "job_sampling", "settings_digest"]
 
 
 class JobInterrupted(KeyboardInterrupt):
@@ -38,6 +38,21 @@ class StoredRun:
 def settings_digest(settings: dict[str, Any]) -> str:
     """12 hex digits naming a run by its settings (``run-<digest>``)."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def job_sampling(
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float | None,
+    seed: int,
+    top_k: int | None = None,
+) -> tuple[SamplingParams, SamplingParams]:
+    """A job's decoding: the greedy answer's, and the samples' (seeded)."""
+    answer = SamplingParams(temperature=0.0, max_new_tokens=max_new_tokens)
+    sample = SamplingParams(
+        temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
+    )
+    return answer, sample
 
 
 def draw_for_job(
