@@ -245,3 +245,11 @@ def test_claim_granularity_has_the_generating_model_extract_the_claims(tmp_path)
 def test_bad_decomposition_or_store_options_are_refused(options, message):
     with pytest.raises(ConfigError, match=message):
         LongFormConfig(**options).check()
+
+
+def test_the_evaluation_file_keeps_no_password_from_the_server_url(tmp_path):
+    cfg = _judged_config(tmp_path, model="m", base_url="http://bob:s3cret-pw@host:8000/v1")
+    result = run_longform(cfg, echo=lambda _: None, backend=_scripted_countries(6))
+    text = result.files["evaluation"].read_text(encoding="utf-8")
+    assert "s3cret-pw" not in text
+    assert json.loads(text)["config"]["base_url"] == "http://***@host:8000/v1"

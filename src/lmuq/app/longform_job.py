@@ -34,6 +34,7 @@ from lmuq.app.model_loading import load_backend
 from lmuq.app.stored_draw import draw_for_job, job_sampling
 from lmuq.datasets.country_facts import check_claim, country_prompts, label_from_checks
 from lmuq.evaluation.claims import ClaimEvaluation, claim_level_metrics
+from lmuq.secrets import redact_settings
 from lmuq.storage.files import atomic_write, write_jsonl, write_records
 from lmuq.types import SamplingParams
 
@@ -243,7 +244,8 @@ def run_longform(
         "evaluations": [_evaluation_record(e) for e in evaluations],
     }
     with atomic_write(out / "evaluation.json") as fh:
-        fh.write(json.dumps(summary, indent=2, default=str, allow_nan=False))
+        # No API key or URL password reaches the file (the settings hold --base-url).
+        fh.write(json.dumps(redact_settings(summary), indent=2, default=str, allow_nan=False))
     files["evaluation"] = out / "evaluation.json"
     try:
         from lmuq.reporting.claims_html import write_claims_report
