@@ -1,10 +1,11 @@
 """A / B: how HFNLIModel cuts each clustering round into batches, on lmuq's own rounds.
 
 lmuq's scenario c (noncontradiction + semantic negentropy + cosine, ``use_best=True``) on
-``workload.py``'s 75 prompts x 10 samples asks the NLI model in 8 dependent rounds (426,
-260, ... pairs). Each round is sorted by token length and cut into the fewest passes; this
-script times two cuts of the same rounds through the simulated NLI model of
-``bench_blackbox.py`` (random init, fp32), interleaved A B A B ... so drift hits both:
+``workload.py``'s 75 prompts x 10 samples asks the NLI model in dependent rounds (6 since
+the clustering look-ahead: 426, 331, ... pairs). Each round is sorted by token length and
+cut into the fewest passes; this script times two cuts of the same rounds through the
+simulated NLI model of ``bench_blackbox.py`` (random init, fp32), interleaved A B A B ...
+so drift hits both:
 
 * A ``chunks``: fixed chunks of ``--batch-size``, longest first (lmuq before 2026-12-03;
   ``max_padding=1e9`` selects it);
@@ -30,21 +31,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from nli_sim import RuleNLI, build_simulated_nli, make_tiny_nli_folder
-from workload import make_workload
-
-
-class _Rounds:
-    """The free rule NLI, keeping the pairs of each call (one call per round)."""
-
-    def __init__(self, rule: RuleNLI) -> None:
-        self.rule = rule
-        self.name = rule.name
-        self.calls: list[list[tuple[str, str]]] = []
-
-    def predict_proba(self, premises, hypotheses):
-        self.calls.append(list(zip(premises, hypotheses, strict=True)))
-        return self.rule.predict_proba(premises, hypotheses)
+from nli_rounds import record_rounds
+from nli_sim import build_simulated_nli, make_tiny_nli_folder
 
 
 def main() -> None:
@@ -57,22 +45,13 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    import lmuq
-    from lmuq.statistics.embeddings import SentenceEmbedder, default_sentence_model_path
+    from lmuq.statistics.embeddings import default_sentence_model_path
     from lmuq.statistics.nli import HFNLIModel
 
     torch.set_num_threads(args.threads)
     minilm = default_sentence_model_path()
     sim = build_simulated_nli(minilm, layers=args.layers, hidden=args.hidden)
-    rounds = _Rounds(RuleNLI("simulated"))
-    responses, samples = make_workload(75, 10, 0).copy_inputs()
-    lmuq.BlackBoxUQ(
-        scorers=["noncontradiction", "semantic_negentropy", "cosine_sim"],
-        use_best=True,
-        nli_model=rounds,
-        embedder=SentenceEmbedder(minilm),
-    ).score(responses, samples, show_progress_bars=False)
-    calls = [c for c in rounds.calls if c]
+    calls = record_rounds("c")
     print(
         f"{len(calls)} rounds of {[len(c) for c in calls]} pairs "
         f"({sum(len(c) for c in calls)} in all); NLI {args.layers} x {args.hidden}, "

@@ -11,8 +11,8 @@ see the drift.
     /work/venv-bench/bin/python bench/nli_batching.py --layers 24 --hidden 1024 \\
         --batchings none,0,0.1,0,none
 
-``none`` is full batches of ``--batch-size`` (the floor of ``bench_blackbox.py`` before
-``max_padding``), a number is ``max_padding``.
+``none`` is the default cut (the fewest tokens in the fewest passes of ``--batch-size``,
+as the floor of ``bench_blackbox.py`` runs), a number is ``max_padding``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from nli_sim import RuleNLI, build_simulated_nli, make_tiny_nli_folder  # noqa: E402
-from workload import make_workload  # noqa: E402
+from nli_rounds import floor_pairs, record_rounds
+from nli_sim import build_simulated_nli, make_tiny_nli_folder
 
 
 def main() -> None:
@@ -41,22 +41,13 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    import lmuq
-    from lmuq.statistics.embeddings import SentenceEmbedder, default_sentence_model_path
+    from lmuq.statistics.embeddings import default_sentence_model_path
     from lmuq.statistics.nli import HFNLIModel
 
     torch.set_num_threads(args.threads)
     minilm = default_sentence_model_path()
     sim = build_simulated_nli(minilm, layers=args.layers, hidden=args.hidden)
-    rule = RuleNLI("simulated")
-    responses, samples = make_workload(75, 10, 0).copy_inputs()
-    lmuq.BlackBoxUQ(
-        scorers=["noncontradiction", "semantic_negentropy", "cosine_sim"],
-        use_best=True,
-        nli_model=rule,
-        embedder=SentenceEmbedder(minilm),
-    ).score(responses, samples, show_progress_bars=False)
-    pairs = list(dict.fromkeys(rule.requested))
+    pairs = floor_pairs(record_rounds("c"))
     premises, hypotheses = [p for p, _ in pairs], [h for _, h in pairs]
     print(f"{len(pairs)} distinct pairs; NLI {args.layers} x {args.hidden}, {args.threads} threads")
     tiny = make_tiny_nli_folder(minilm)

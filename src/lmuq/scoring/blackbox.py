@@ -53,7 +53,9 @@ class _NLIEquivalence:
 
     It asks one direction first and the other only when it can still change the verdict,
     so no NLI pair runs that a decision does not need. ``prefetch`` announces a batch of
-    comparisons: first directions together, then the needed second directions together.
+    comparisons and asks each one's next unknown direction: the first, or the second when
+    the first is known and did not decide. ``settled`` is a verdict already decided by the
+    pairs available now (None otherwise), which lets clustering look ahead.
     """
 
     def __init__(self, ctx: ScoringContext, ss: SampleSet, texts: list[str]) -> None:
@@ -64,22 +66,44 @@ class _NLIEquivalence:
     def _label(self, i: int, j: int) -> int:
         return int(np.argmax(self.view(self.texts[i], self.texts[j])))
 
-    def _first_decides(self, i: int, j: int) -> bool:
+    def _known_label(self, i: int, j: int) -> int | None:
+        probs = self.view.known(self.texts[i], self.texts[j])
+        return None if probs is None else int(np.argmax(probs))
+
+    def _decides(self, first: int) -> bool:
         # strict: a first direction that is not entailment already means "not equivalent";
         # lenient: a first direction that is a contradiction does.
-        first = self._label(i, j)
         return first != _E if self.strict else first == _C
 
-    def __call__(self, i: int, j: int) -> bool:
-        if self._first_decides(i, j):
-            return False
-        second = self._label(j, i)
+    def _verdict(self, second: int) -> bool:
         return second == _E if self.strict else second != _C
+
+    def __call__(self, i: int, j: int) -> bool:
+        if self._decides(self._label(i, j)):
+            return False
+        return self._verdict(self._label(j, i))
+
+    def settled(self, i: int, j: int) -> bool | None:
+        first = self._known_label(i, j)
+        if first is None:
+            return None
+        if self._decides(first):
+            return False
+        second = self._known_label(j, i)
+        return None if second is None else self._verdict(second)
 
     def prefetch(self, pairs: list[tuple[int, int]]) -> None:
         t = self.texts
-        self.view.prefetch((t[i], t[j]) for i, j in pairs)
-        self.view.prefetch((t[j], t[i]) for i, j in pairs if not self._first_decides(i, j))
+        firsts = [self._known_label(i, j) for i, j in pairs]
+        new = [(i, j) for (i, j), f in zip(pairs, firsts, strict=True) if f is None]
+        seconds = [
+            (j, i)
+            for (i, j), f in zip(pairs, firsts, strict=True)
+            if f is not None and not self._decides(f)
+        ]
+        # planning: one request for both kinds; computing: then the new pairs' second sides
+        self.view.prefetch([(t[a], t[b]) for a, b in [*new, *seconds]])
+        self.view.prefetch((t[j], t[i]) for i, j in new if not self._decides(self._label(i, j)))
 
 
 class _EitherEntails:
@@ -162,6 +186,16 @@ def judged_response_index(ss: SampleSet, ctx: ScoringContext) -> int:
     probable cluster by length-normalised token probability with ``"uqlm_tokenprob"``."""
     if not ctx.use_best or not ss.samples:
         return 0
+    if ctx.clustering == "first_match" and ctx.best_response == "prefer_answer":
+        # Stop clustering once the first clusters decide the largest one: the judged
+        # response's own NLI pairs are then asked rounds earlier, and a scorer that needs
+        # no clusters (noncontradiction alone) asks no comparisons with later ones.
+        texts = _responses(ss)
+        relation = _equivalence(ctx, ss, texts)
+        for labels in SF.cluster_levels(len(texts), relation, lookahead=False):
+            best = SF.settled_largest_member(labels)
+            if best is not None:
+                return best
     memberships = response_memberships(ss, ctx)
     if ctx.best_response == "uqlm":
         return SF.most_repeated_or_longest(memberships, _responses(ss))

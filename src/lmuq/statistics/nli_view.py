@@ -66,6 +66,13 @@ class NLIView:
             got = self.cache.predict_proba([p], [h])[0]
         return got
 
+    def known(self, premise: str, hypothesis: str) -> np.ndarray | None:
+        """The pair's probabilities when they are available now, else None; never computes
+        and never raises (planners use it to see which verdicts are already settled)."""
+        if premise == hypothesis:
+            return SELF_ENTAILMENT
+        return self.cache.get(self._key(premise), self._key(hypothesis))
+
     def prefetch(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Make sure every pair is available (or raise ``MissingStatistics`` listing all the
         missing ones at once, when not computing)."""

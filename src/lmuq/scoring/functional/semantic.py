@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from scipy.special import logsumexp
 
 __all__ = [
+    "certain_comparisons",
     "check_labels",
     "check_memberships",
+    "cluster_levels",
     "cluster_probabilities",
     "cluster_responses",
     "cluster_responses_every_match",
@@ -44,6 +46,7 @@ __all__ = [
     "semantic_entropy_discrete",
     "semantic_entropy_weighted",
     "semantic_sets_confidence",
+    "settled_largest_member",
 ]
 
 
@@ -58,19 +61,43 @@ def cluster_responses(n: int, equivalent: Callable[[int, int], bool]) -> list[in
     i = the new response and j = a representative; for bidirectional entailment it checks
     both directions itself.
 
-    The comparisons are made representative by representative: every still-unassigned
-    response is compared with the newest representative (the smallest unassigned index)
-    before the next one is chosen. Each response meets the representatives in the same
-    order as in the one-response-at-a-time formulation, so the clusters and the set of
-    comparisons are identical; but when ``equivalent`` has a ``prefetch(pairs)`` method it
-    is told all comparisons with a representative at once, which lets NLI run them in one
-    batch.
+    The comparisons are made representative by representative (:func:`cluster_levels`):
+    every still-unassigned response is compared with the newest representative (the
+    smallest unassigned index) before the next one is chosen. Each response meets the
+    representatives in the same order as in the one-response-at-a-time formulation, so the
+    clusters and the set of comparisons are identical; but when ``equivalent`` has a
+    ``prefetch(pairs)`` method it is told all comparisons with a representative at once,
+    which lets NLI run them in one batch.
 
     Returns cluster labels 0..K−1 in order of first appearance.
+    """
+    *_, labels = cluster_levels(n, equivalent)
+    return labels
+
+
+def cluster_levels(
+    n: int, equivalent: Callable[[int, int], bool], lookahead: bool = True
+) -> Iterator[list[int]]:
+    """:func:`cluster_responses` one representative at a time: after the k-th cluster is
+    complete, yield the labels so far (clusters 0..k−1 final, −1 for the responses not yet
+    assigned). The last labels yielded are :func:`cluster_responses`'s.
+
+    A caller that can decide from the first clusters stops iterating, and the comparisons
+    with later representatives are never made (:func:`settled_largest_member`); such a
+    caller passes ``lookahead=False``.
+
+    With ``lookahead`` and an ``equivalent`` that has ``prefetch`` and ``settled(i, j)``
+    (the verdict when the statistics behind it are already available, else None), each
+    prefetch also announces the later comparisons that are already certain: when the
+    verdicts known now place every response below the next representative, that
+    representative is known, and so are its comparisons with the responses already known
+    to be in none of the clusters so far (:func:`certain_comparisons`). They would be made
+    anyway; announcing them early lets a planner batch them with this cluster's.
     """
     if n < 1:
         raise ValueError(f"need at least one response to cluster, got n={n}")
     prefetch = getattr(equivalent, "prefetch", None)
+    settled = getattr(equivalent, "settled", None) if lookahead else None
     labels = [-1] * n
     unassigned = list(range(n))
     cluster = 0
@@ -78,7 +105,11 @@ def cluster_responses(n: int, equivalent: Callable[[int, int], bool]) -> list[in
         rep, *rest = unassigned
         labels[rep] = cluster
         if prefetch is not None and rest:
-            prefetch([(i, rep) for i in rest])
+            prefetch(
+                certain_comparisons(rest, rep, settled)
+                if settled is not None
+                else [(i, rep) for i in rest]
+            )
         unassigned = []
         for i in rest:
             if equivalent(i, rep):
@@ -86,7 +117,69 @@ def cluster_responses(n: int, equivalent: Callable[[int, int], bool]) -> list[in
             else:
                 unassigned.append(i)
         cluster += 1
-    return labels
+        yield list(labels)
+
+
+def certain_comparisons(
+    rest: Sequence[int], rep: int, settled: Callable[[int, int], bool | None]
+) -> list[tuple[int, int]]:
+    """The comparisons :func:`cluster_responses` makes from the cluster of ``rep`` on that
+    the verdicts known now (``settled(i, j)``: True, False, or None when not known yet)
+    already make certain: every (i, rep) for i in ``rest``, then, while the next
+    representative is known, its comparisons with the responses known to be outside every
+    cluster so far.
+
+    The next representative is the smallest response outside the current cluster; it is
+    known when every response below it is known to be inside. A response whose verdict is
+    unknown blocks every representative above it, since it could found a cluster first.
+
+    >>> verdicts = {(1, 0): True, (2, 0): False, (3, 0): False, (3, 2): None}
+    >>> certain_comparisons([1, 2, 3], 0, lambda i, j: verdicts.get((i, j)))
+    [(1, 0), (2, 0), (3, 0), (3, 2)]
+    """
+    out: list[tuple[int, int]] = []
+    level, r = list(rest), rep
+    blocked = math.inf  # the smallest response whose cluster is not known yet
+    while level:
+        out.extend((i, r) for i in level)
+        verdicts = [settled(i, r) for i in level]
+        unknown = [i for i, v in zip(level, verdicts, strict=True) if v is None]
+        if unknown:
+            blocked = min(blocked, unknown[0])
+        outside = [i for i, v in zip(level, verdicts, strict=True) if v is False]
+        if not outside or outside[0] > blocked:
+            break
+        r, *level = outside
+    return out
+
+
+def settled_largest_member(labels: Sequence[int], prefer: int = 0) -> int | None:
+    """:func:`largest_cluster_member` of the finished clustering, computed from the first
+    clusters (partial labels, −1 = not yet assigned, as :func:`cluster_levels` yields
+    them) when they already decide it; None when a later cluster could still win.
+
+    The R unassigned responses form the later clusters, each of at most R members, and a
+    later cluster is founded after every known one. So with M the size of the largest
+    known cluster, a later cluster cannot win when M > R, nor when M = R and ``prefer`` is
+    assigned: a tie goes to the cluster holding ``prefer`` (known), else to the earliest
+    (a known one). Then the answer is the known clusters' own largest member.
+    """
+    lab = np.asarray(labels, dtype=np.int64)
+    if lab.ndim != 1 or lab.size == 0:
+        raise ValueError(f"labels must be a non-empty 1-D sequence of cluster ids, got {labels!r}")
+    if not 0 <= prefer < lab.size:
+        raise ValueError(f"prefer must index one of the {lab.size} responses, got {prefer}")
+    known = lab[lab >= 0]
+    if known.size == 0:
+        return None
+    remaining = lab.size - known.size
+    largest = int(np.bincount(known).max())
+    if remaining == 0 or largest > remaining or (largest == remaining and lab[prefer] >= 0):
+        sizes = np.bincount(known)
+        tied = np.flatnonzero(sizes == largest)
+        cluster = lab[prefer] if lab[prefer] in tied else int(tied[0])
+        return prefer if lab[prefer] == cluster else int(np.flatnonzero(lab == cluster)[0])
+    return None
 
 
 def check_labels(labels: Sequence[int]) -> np.ndarray:

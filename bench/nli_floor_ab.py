@@ -1,0 +1,142 @@
+"""A / B on real forward passes: lmuq's NLI rounds against the floor, the same pairs in one call.
+
+lmuq's scoring engine asks the NLI model in dependent rounds (semantic clustering can only
+choose its next comparisons once it has read the last ones); the floor runs the same
+distinct pairs in a single ``predict_proba`` call, as if every pair had been known at the
+start. Both go through one ``HFNLIModel`` (the same length-sorted, fewest-token batching)
+wrapped around the simulated NLI model of ``bench_blackbox.py`` (a random-init BERT
+encoder of the given size, fp32), so the difference is the round structure alone: the
+partial pass each round ends in, and the padding of sorting each round on its own.
+
+The rounds are recorded with the free rule NLI (``nli_rounds.py``). Each repeat times both,
+in alternating order (floor first on odd repeats) so drift hits both; with ``--wait-idle``
+each measurement waits until the other processes use under 5% of the machine, and a repeat
+in which they used more is reported and left out of the ratios.
+
+    .venv/bin/python bench/nli_floor_ab.py --layers 24 --hidden 1024 --repeats 6 --wait-idle
+
+Prints, per repeat, wall seconds, passes and tokens run of each side and lmuq / floor;
+then the median of the per-repeat ratios with a bootstrap 95% interval, and the ratio of
+the best walls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from nli_rounds import SCENARIOS, floor_pairs, record_rounds
+from nli_sim import build_simulated_nli, make_tiny_nli_folder
+from quiet import OtherLoad, wait_for_idle
+
+
+def bootstrap_median(values: list[float], resamples: int = 10_000, seed: int = 0):
+    """Percentile bootstrap 95% interval of the median."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    arr = np.asarray(values)
+    meds = np.median(rng.choice(arr, size=(resamples, arr.size)), axis=1)
+    return float(np.percentile(meds, 2.5)), float(np.percentile(meds, 97.5))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenario", choices=sorted(SCENARIOS), default="c")
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--hidden", type=int, default=384)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=4)
+    ap.add_argument("--wait-idle", action="store_true")
+    ap.add_argument("--max-others-cpu", type=float, default=0.05)
+    ap.add_argument("--json", type=Path, help="write every measurement here")
+    args = ap.parse_args()
+    import torch
+
+    from lmuq.statistics.embeddings import default_sentence_model_path
+    from lmuq.statistics.nli import HFNLIModel
+
+    torch.set_num_threads(args.threads)
+    minilm = default_sentence_model_path()
+    rounds = record_rounds(args.scenario)
+    floor = floor_pairs(rounds)
+    print(
+        f"scenario {args.scenario}: lmuq {len(rounds)} rounds of {[len(r) for r in rounds]} "
+        f"pairs; floor {len(floor)} pairs in one call; NLI {args.layers} x {args.hidden}, "
+        f"batch {args.batch_size}, {args.threads} threads",
+        flush=True,
+    )
+    assert sorted(floor) == sorted(p for r in rounds for p in r), "a pair was asked twice"
+    sim = build_simulated_nli(minilm, layers=args.layers, hidden=args.hidden)
+    model = HFNLIModel(str(make_tiny_nli_folder(minilm)), device="cpu", batch_size=args.batch_size)
+    model.model = sim
+    model.predict_proba(*zip(*floor[:8], strict=True))  # warm up
+
+    def run(calls: list[list[tuple[str, str]]]) -> dict:
+        if args.wait_idle:
+            wait_for_idle(args.max_others_cpu)
+        sim.counter.reset()
+        model.forward_passes = 0
+        with OtherLoad() as load:
+            t0 = time.perf_counter()
+            for call in calls:
+                premises, hypotheses = zip(*call, strict=True)
+                model.predict_proba(list(premises), list(hypotheses))
+            wall = time.perf_counter() - t0
+        return {
+            "wall_s": wall,
+            "passes": model.forward_passes,
+            "tokens": sum(rows * width for rows, width in sim.counter.shapes),
+            "others_cpu": load.share,
+        }
+
+    sides = {"floor": [floor], "lmuq": rounds}
+    kept, records = [], []
+    for rep in range(args.repeats):
+        order = ("lmuq", "floor") if rep % 2 else ("floor", "lmuq")
+        got = {name: run(sides[name]) for name in order}
+        lm, fl = got["lmuq"], got["floor"]
+        ratio = lm["wall_s"] / fl["wall_s"]
+        busy = max(lm["others_cpu"], fl["others_cpu"])
+        quiet = busy <= args.max_others_cpu
+        records.append({"repeat": rep + 1, "order": order, **got, "ratio": ratio, "kept": quiet})
+        if quiet:
+            kept.append((ratio, lm["wall_s"], fl["wall_s"]))
+        print(
+            f"rep {rep + 1} ({' then '.join(order)}): floor {fl['wall_s']:.2f} s, "
+            f"{fl['passes']} passes, {fl['tokens']} tokens | lmuq {lm['wall_s']:.2f} s, "
+            f"{lm['passes']} passes, {lm['tokens']} tokens | lmuq / floor {ratio:.3f}"
+            + ("" if quiet else f"  (left out: others used {100 * busy:.0f}%)"),
+            flush=True,
+        )
+    if kept:
+        ratios = [r for r, _, _ in kept]
+        lo, hi = bootstrap_median(ratios)
+        best = min(w for _, w, _ in kept) / min(w for _, _, w in kept)
+        print(
+            f"lmuq / floor over {len(kept)} quiet repeats: median {statistics.median(ratios):.3f} "
+            f"[95% bootstrap {lo:.3f}, {hi:.3f}], best walls {best:.3f}; per repeat "
+            + ", ".join(f"{r:.3f}" for r in ratios)
+        )
+    else:
+        print("no repeat ran on a quiet machine: no ratio")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"args": vars(args) | {"json": str(args.json)}, "records": records}, indent=1
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
