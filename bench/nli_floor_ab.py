@@ -16,8 +16,10 @@ in which they used more is reported and left out of the ratios.
     .venv/bin/python bench/nli_floor_ab.py --layers 24 --hidden 1024 --repeats 6 --wait-idle
 
 Prints, per repeat, wall seconds, passes and tokens run of each side and lmuq / floor;
-then the median of the per-repeat ratios with a bootstrap 95% interval, and the ratio of
-the best walls.
+then the mean of the per-repeat ratios with a bootstrap 95% interval, their median, the
+ratio of the total and of the best walls, and a pass-cost fit (a per pass + c per padded
+token) on the run's own passes that splits the gap into extra passes and extra tokens.
+``--summarize FILE`` prints that summary again from a ``--json`` file.
 """
 
 from __future__ import annotations
@@ -39,14 +41,61 @@ from nli_sim import build_simulated_nli, make_tiny_nli_folder
 from quiet import OtherLoad, wait_for_idle
 
 
-def bootstrap_median(values: list[float], resamples: int = 10_000, seed: int = 0):
-    """Percentile bootstrap 95% interval of the median."""
+def bootstrap_interval(values, statistic, resamples: int = 10_000, seed: int = 0):
+    """Percentile bootstrap 95% interval of ``statistic`` over resampled repeats."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    arr = np.asarray(values)
-    meds = np.median(rng.choice(arr, size=(resamples, arr.size)), axis=1)
-    return float(np.percentile(meds, 2.5)), float(np.percentile(meds, 97.5))
+    arr = np.asarray(values, dtype=float)
+    idx = rng.integers(0, len(arr), size=(resamples, len(arr)))
+    stats = np.array([statistic(arr[i]) for i in idx])
+    return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
+
+
+def summarize(records: list[dict]) -> None:
+    """Print the ratios of the quiet repeats, and split the gap by a pass-cost fit."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    kept = [r for r in records if r["kept"]]
+    if not kept:
+        print("no repeat ran on a quiet machine: no ratio")
+        return
+    ratios = [r["ratio"] for r in kept]
+    walls = np.array([[r["lmuq"]["wall_s"], r["floor"]["wall_s"]] for r in kept])
+    lo, hi = bootstrap_interval(ratios, np.mean)
+    tlo, thi = bootstrap_interval(walls, lambda w: w[:, 0].sum() / w[:, 1].sum())
+    print(
+        f"lmuq / floor over {len(kept)} quiet repeats: mean {np.mean(ratios):.3f} "
+        f"[95% bootstrap {lo:.3f}, {hi:.3f}], median {statistics.median(ratios):.3f}, "
+        f"total walls {walls[:, 0].sum() / walls[:, 1].sum():.3f} [{tlo:.3f}, {thi:.3f}], "
+        f"best walls {walls[:, 0].min() / walls[:, 1].min():.3f}; per repeat "
+        + ", ".join(f"{r:.3f}" for r in ratios)
+    )
+    # Where the gap comes from: t = a + c * padded tokens, fitted on this run's own passes
+    # (both sides, every quiet repeat); it splits the measured gap, it does not replace it.
+    rows = [
+        (side, b, b * width, t)
+        for r in kept
+        for side in ("floor", "lmuq")
+        for (b, width), t in zip(r[side]["shapes"], r[side]["pass_seconds"], strict=True)
+    ]
+    x = np.array([[1.0, tokens] for _, _, tokens, _ in rows])
+    y = np.array([t for *_, t in rows])
+    (a, c), _ = nnls(x, y)
+    share = {}
+    for side in ("floor", "lmuq"):
+        sel = [i for i, row in enumerate(rows) if row[0] == side]
+        share[side] = (y[sel].sum() / len(kept), (x[sel] @ [a, c]).sum() / len(kept))
+    extra_passes = kept[0]["lmuq"]["passes"] - kept[0]["floor"]["passes"]
+    extra_tokens = kept[0]["lmuq"]["tokens"] - kept[0]["floor"]["tokens"]
+    print(
+        f"per pass a = {1000 * a:.0f} ms + c = {1000 * c:.2f} ms per padded token "
+        f"(fit on {len(rows)} passes); forward per repeat: floor {share['floor'][0]:.1f} s "
+        f"(fit {share['floor'][1]:.1f}), lmuq {share['lmuq'][0]:.1f} s "
+        f"(fit {share['lmuq'][1]:.1f}); lmuq's {extra_passes:+d} passes cost "
+        f"{extra_passes * a:.2f} s and its {extra_tokens:+d} tokens {extra_tokens * c:.2f} s"
+    )
 
 
 def main() -> None:
@@ -60,7 +109,11 @@ def main() -> None:
     ap.add_argument("--wait-idle", action="store_true")
     ap.add_argument("--max-others-cpu", type=float, default=0.05)
     ap.add_argument("--json", type=Path, help="write every measurement here")
+    ap.add_argument("--summarize", type=Path, help="print the summary of a saved --json run")
     args = ap.parse_args()
+    if args.summarize:
+        summarize(json.loads(args.summarize.read_text())["records"])
+        return
     import torch
 
     from lmuq.statistics.embeddings import default_sentence_model_path
@@ -97,11 +150,14 @@ def main() -> None:
             "wall_s": wall,
             "passes": model.forward_passes,
             "tokens": sum(rows * width for rows, width in sim.counter.shapes),
+            "forward_s": sim.counter.seconds,
+            "shapes": list(sim.counter.shapes),
+            "pass_seconds": list(sim.counter.pass_seconds),
             "others_cpu": load.share,
         }
 
     sides = {"floor": [floor], "lmuq": rounds}
-    kept, records = [], []
+    records = []
     for rep in range(args.repeats):
         order = ("lmuq", "floor") if rep % 2 else ("floor", "lmuq")
         got = {name: run(sides[name]) for name in order}
@@ -110,26 +166,15 @@ def main() -> None:
         busy = max(lm["others_cpu"], fl["others_cpu"])
         quiet = busy <= args.max_others_cpu
         records.append({"repeat": rep + 1, "order": order, **got, "ratio": ratio, "kept": quiet})
-        if quiet:
-            kept.append((ratio, lm["wall_s"], fl["wall_s"]))
         print(
-            f"rep {rep + 1} ({' then '.join(order)}): floor {fl['wall_s']:.2f} s, "
-            f"{fl['passes']} passes, {fl['tokens']} tokens | lmuq {lm['wall_s']:.2f} s, "
-            f"{lm['passes']} passes, {lm['tokens']} tokens | lmuq / floor {ratio:.3f}"
+            f"rep {rep + 1} ({' then '.join(order)}): floor {fl['wall_s']:.2f} s "
+            f"({fl['forward_s']:.2f} in forward), {fl['passes']} passes, {fl['tokens']} tokens"
+            f" | lmuq {lm['wall_s']:.2f} s ({lm['forward_s']:.2f}), {lm['passes']} passes, "
+            f"{lm['tokens']} tokens | lmuq / floor {ratio:.3f}"
             + ("" if quiet else f"  (left out: others used {100 * busy:.0f}%)"),
             flush=True,
         )
-    if kept:
-        ratios = [r for r, _, _ in kept]
-        lo, hi = bootstrap_median(ratios)
-        best = min(w for _, w, _ in kept) / min(w for _, _, w in kept)
-        print(
-            f"lmuq / floor over {len(kept)} quiet repeats: median {statistics.median(ratios):.3f} "
-            f"[95% bootstrap {lo:.3f}, {hi:.3f}], best walls {best:.3f}; per repeat "
-            + ", ".join(f"{r:.3f}" for r in ratios)
-        )
-    else:
-        print("no repeat ran on a quiet machine: no ratio")
+    summarize(records)
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -93,6 +93,7 @@ class Counter:
         self.seconds = 0.0
         self.batch_sizes: list[int] = []
         self.shapes: list[tuple[int, int]] = []  # (pairs, padded tokens) of each pass
+        self.pass_seconds: list[float] = []  # wall seconds of each pass
 
 
 def build_simulated_nli(tokenizer_path: str | Path, layers: int = 24, hidden: int = 1024):
@@ -149,7 +150,8 @@ def build_simulated_nli(tokenizer_path: str | Path, layers: int = 24, hidden: in
             c.pairs += int(input_ids.shape[0])
             c.batch_sizes.append(int(input_ids.shape[0]))
             c.shapes.append((int(input_ids.shape[0]), int(input_ids.shape[1])))
-            c.seconds += time.perf_counter() - t0
+            c.pass_seconds.append(time.perf_counter() - t0)
+            c.seconds += c.pass_seconds[-1]
             return SimpleNamespace(logits=logits)
 
     return SimulatedNLI()

@@ -89,10 +89,11 @@ def cluster_levels(
     With ``lookahead`` and an ``equivalent`` that has ``prefetch`` and ``settled(i, j)``
     (the verdict when the statistics behind it are already available, else None), each
     prefetch also announces the later comparisons that are already certain: when the
-    verdicts known now place every response below the next representative, that
-    representative is known, and so are its comparisons with the responses already known
-    to be in none of the clusters so far (:func:`certain_comparisons`). They would be made
-    anyway; announcing them early lets a planner batch them with this cluster's.
+    verdicts known now put every response below the next representative in the current
+    cluster, that representative is known, and so are its comparisons with the responses
+    already known to be in none of the clusters so far (:func:`certain_comparisons`). They
+    would be made anyway; announcing them early lets a planner batch them with this
+    cluster's.
     """
     if n < 1:
         raise ValueError(f"need at least one response to cluster, got n={n}")
