@@ -41,15 +41,20 @@ from nli_sim import build_simulated_nli, make_tiny_nli_folder
 from quiet import OtherLoad, wait_for_idle
 
 
-def bootstrap_interval(values, statistic, resamples: int = 10_000, seed: int = 0):
-    """Percentile bootstrap 95% interval of ``statistic`` over resampled repeats."""
-    import numpy as np
+def bootstrap_interval(samples, statistic, paired: bool = False) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of ``statistic`` over resampled repeats (scipy)."""
+    from scipy.stats import bootstrap
 
-    rng = np.random.default_rng(seed)
-    arr = np.asarray(values, dtype=float)
-    idx = rng.integers(0, len(arr), size=(resamples, len(arr)))
-    stats = np.array([statistic(arr[i]) for i in idx])
-    return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
+    res = bootstrap(
+        samples,
+        statistic,
+        paired=paired,
+        vectorized=False,
+        method="percentile",
+        n_resamples=10_000,
+        random_state=0,
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def summarize(records: list[dict]) -> None:
@@ -63,8 +68,10 @@ def summarize(records: list[dict]) -> None:
         return
     ratios = [r["ratio"] for r in kept]
     walls = np.array([[r["lmuq"]["wall_s"], r["floor"]["wall_s"]] for r in kept])
-    lo, hi = bootstrap_interval(ratios, np.mean)
-    tlo, thi = bootstrap_interval(walls, lambda w: w[:, 0].sum() / w[:, 1].sum())
+    lo, hi = bootstrap_interval((ratios,), np.mean)
+    tlo, thi = bootstrap_interval(
+        (walls[:, 0], walls[:, 1]), lambda lm, fl: lm.sum() / fl.sum(), paired=True
+    )
     print(
         f"lmuq / floor over {len(kept)} quiet repeats: mean {np.mean(ratios):.3f} "
         f"[95% bootstrap {lo:.3f}, {hi:.3f}], median {statistics.median(ratios):.3f}, "
