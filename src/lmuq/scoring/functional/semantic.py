@@ -176,10 +176,7 @@ def settled_largest_member(labels: Sequence[int], prefer: int = 0) -> int | None
     remaining = lab.size - known.size
     largest = int(np.bincount(known).max())
     if remaining == 0 or largest > remaining or (largest == remaining and lab[prefer] >= 0):
-        sizes = np.bincount(known)
-        tied = np.flatnonzero(sizes == largest)
-        cluster = lab[prefer] if lab[prefer] in tied else int(tied[0])
-        return prefer if lab[prefer] == cluster else int(np.flatnonzero(lab == cluster)[0])
+        return _largest_member(lab, prefer)
     return None
 
 
@@ -265,7 +262,14 @@ def largest_cluster_member(labels: Sequence[int], prefer: int = 0) -> int:
     lab = check_labels(labels)
     if not 0 <= prefer < lab.size:
         raise ValueError(f"prefer must index one of the {lab.size} responses, got {prefer}")
-    sizes = np.bincount(lab)
+    return _largest_member(lab, prefer)
+
+
+def _largest_member(lab: np.ndarray, prefer: int) -> int:
+    """The tie rule of :func:`largest_cluster_member` over the assigned labels (>= 0) of
+    ``lab``: the largest cluster, ties to ``prefer``'s, else the earliest; ``prefer`` when
+    it is a member, else the cluster's first member."""
+    sizes = np.bincount(lab[lab >= 0])
     best = np.flatnonzero(sizes == sizes.max())
     cluster = lab[prefer] if lab[prefer] in best else int(best[0])
     return prefer if lab[prefer] == cluster else int(np.flatnonzero(lab == cluster)[0])
